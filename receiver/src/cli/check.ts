@@ -1,0 +1,64 @@
+/**
+ * `kindling check`: can capture work here? Prints the environment and every
+ * hook (attachable or not, and why), then exits 0 when capture can work and 1
+ * when it cannot. Loads and attaches for real, then detaches.
+ */
+import * as fs from 'node:fs';
+import { fromNative } from '../errors';
+import { environmentChecks } from '../system/environment';
+import type { Check } from '../system/environment';
+import { captureViability, hookStatuses } from '../source/hooks';
+import { loadAddon } from '../source/native';
+import type { ProgramReport } from '../source/native';
+import { artifacts } from '../util/paths';
+
+function row(c: Check): string {
+  return `  ${c.name.padEnd(14)} ${(c.ok ? 'ok' : 'FAIL').padEnd(5)} ${c.detail}`;
+}
+
+/** Load and attach the capture programs; the report, or why nothing could load. */
+function probeHooks(): { programs: ProgramReport[]; error?: string } {
+  const object = artifacts.bpfObject();
+  if (!fs.existsSync(object)) return { programs: [], error: `BPF object not built (${object}); run: npm run build` };
+  let probe;
+  try {
+    probe = new (loadAddon().Probe)();
+  } catch (e) {
+    return { programs: [], error: (e as Error).message };
+  }
+  try {
+    probe.open(object, { rodata: { self_tgid: process.pid } });
+    return { programs: probe.attach() };
+  } catch (e) {
+    return { programs: [], error: fromNative(e).message };
+  } finally {
+    probe.close();
+  }
+}
+
+export function runCheck(out: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): number {
+  out('Kindling check');
+  const env = environmentChecks();
+  for (const c of env) out(row(c));
+
+  const { programs, error } = probeHooks();
+  out(row({ name: 'BPF programs', ok: !error, detail: error ?? `${programs.filter((p) => p.loaded).length}/${programs.length} loaded` }));
+  if (programs.length) {
+    out('');
+    out(`  ${'hook'.padEnd(22)} ${'state'.padEnd(10)} detail`);
+    for (const s of hookStatuses(programs)) {
+      const tp = s.sections.map((x) => x.replace(/^tracepoint\//, '')).join(', ');
+      out(`  ${s.hook.padEnd(22)} ${(s.ok ? 'attached' : 'FAILED').padEnd(10)} ${s.ok ? tp : s.reason}`);
+    }
+  }
+  out('');
+  const v = captureViability(programs);
+  const envBad = env.filter((c) => !c.ok && c.name !== 'tracefs');
+  if (error || !v.ok) {
+    const why = [...envBad.map((c) => `${c.name}: ${c.detail}`), ...(error ? [error.split('\n')[0] ?? error] : []), ...v.problems];
+    out(`capture cannot work: ${why.join('; ')}`);
+    return 1;
+  }
+  out(v.degraded.length ? `capture works, without: ${v.degraded.join(', ')}` : 'capture works: every hook attached');
+  return 0;
+}

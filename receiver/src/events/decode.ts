@@ -1,0 +1,68 @@
+/**
+ * Batch decoding: a batch is records back to back, each 8-byte aligned and
+ * starting with { u16 kind; u16 size }. One DataView per batch, one object per
+ * record; payloads stay views into the batch.
+ *
+ * Example:
+ *   const r = decodeBatch(buf);
+ *   if (r.error) log(`malformed at byte ${r.error.offset}: ${r.error.reason}`);
+ *   for (const ev of r.events) handle(ev);
+ */
+import { Flag, Kind, SCHED_SNAPSHOT_SIZE, SOCK_EVENT, SOCK_EVENT_SIZE, SOCK_STATE_EVENT_SIZE } from './abi';
+import { SockEvent, SockStateEvent } from './types';
+import type { KindlingEvent } from './types';
+
+export interface DecodeError {
+  /** byte offset of the bad record within the batch */
+  offset: number;
+  reason: string;
+}
+
+export interface DecodeResult {
+  events: KindlingEvent[];
+  /** records of a kind this decoder does not know (skipped: a newer producer) */
+  unknown: number;
+  /** set when decoding stopped at a malformed record; events before it are kept */
+  error?: DecodeError;
+}
+
+export function align8(n: number): number {
+  return (n + 7) & ~7;
+}
+
+/** Why the record at `at` is malformed, or undefined when it is sound. */
+export function checkRecord(dv: DataView, at: number, end: number): string | undefined {
+  if (at + 4 > end) return `record header cut short (${end - at} of 4 bytes)`;
+  const kind = dv.getUint16(at, true);
+  const size = dv.getUint16(at + 2, true);
+  if (size < 4) return `record size ${size} is below the 4-byte header`;
+  if (at + size > end) return `record of ${size} bytes runs past the end (${end - at} left)`;
+  if (kind === Kind.SockData || kind === Kind.SockConn) {
+    if (size < SOCK_EVENT_SIZE) return `socket record of ${size} bytes is shorter than ${SOCK_EVENT_SIZE}`;
+    const flags = dv.getUint8(at + SOCK_EVENT.flags[0]);
+    const payload = dv.getUint16(at + SOCK_EVENT.payload_len[0], true);
+    const need = SOCK_EVENT_SIZE + (flags & Flag.Sched ? SCHED_SNAPSHOT_SIZE : 0) + payload;
+    if (size < need) return `socket record of ${size} bytes cannot hold its ${payload}-byte payload`;
+  } else if (kind === Kind.SockState) {
+    if (size < SOCK_STATE_EVENT_SIZE) return `state record of ${size} bytes is shorter than ${SOCK_STATE_EVENT_SIZE}`;
+  }
+  return undefined;
+}
+
+/** Decode every record of a batch; never throws on bad bytes. */
+export function decodeBatch(bytes: Uint8Array, out: KindlingEvent[] = []): DecodeResult {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const end = bytes.byteLength;
+  let unknown = 0;
+  let at = 0;
+  while (at < end) {
+    const bad = checkRecord(dv, at, end);
+    if (bad !== undefined) return { events: out, unknown, error: { offset: at, reason: bad } };
+    const kind = dv.getUint16(at, true);
+    if (kind === Kind.SockData || kind === Kind.SockConn) out.push(new SockEvent(bytes, dv, at));
+    else if (kind === Kind.SockState) out.push(new SockStateEvent(bytes, dv, at));
+    else unknown++;
+    at += align8(dv.getUint16(at + 2, true));
+  }
+  return { events: out, unknown };
+}
