@@ -19,6 +19,22 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/*
+ * Following the untyped pointers fd -> file -> socket -> sock costs a helper
+ * call per field with bpf_probe_read_kernel. Since 6.2, bpf_rdonly_cast turns
+ * them into typed pointers whose fields are plain loads (the enter program drops
+ * to less than half its cost). KD_COMPAT builds the same programs for older
+ * kernels with helper reads; user space loads that object when this one fails.
+ */
+#ifdef KD_COMPAT
+#define KD_TYPED(type, ptr) ((type *)(ptr))
+#define KD_FIELD(ptr, ...) BPF_CORE_READ(ptr, __VA_ARGS__)
+#else
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+#define KD_TYPED(type, ptr) ((type *)bpf_rdonly_cast((void *)(ptr), bpf_core_type_id_kernel(type)))
+#define KD_FIELD(ptr, ...) ((ptr)->__VA_ARGS__)
+#endif
+
 #define AF_INET 2
 #define AF_INET6 10
 #define S_IFMT 00170000
@@ -169,60 +185,75 @@ static __always_inline bool wanted_process(__u32 tgid)
 /* fd -> file -> socket -> sock; false for anything but an AF_INET/AF_INET6 TCP or UDP socket */
 static __always_inline bool fd_to_sock(struct task_struct *task, int fd, struct sock_ref *ref)
 {
-	struct fdtable *fdt;
-	struct file **fds;
 	struct file *file = NULL;
+	struct fdtable *fdt;
+	struct inode *inode;
 	struct socket *sock;
 	struct sock *sk;
-	umode_t mode;
 
 	if (fd < 0)
 		return false;
-	fdt = BPF_CORE_READ(task, files, fdt);
-	if (!fdt || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+	/* task is a trusted BTF pointer: these are plain loads, not helper calls */
+	fdt = task->files->fdt;
+	if ((unsigned int)fd >= fdt->max_fds)
 		return false;
-	fds = BPF_CORE_READ(fdt, fd);
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+	/* the fd array is untyped (struct file **): one helper read */
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fdt->fd[fd]) || !file)
 		return false;
-	mode = BPF_CORE_READ(file, f_inode, i_mode);
-	if ((mode & S_IFMT) != S_IFSOCK)
+	file = KD_TYPED(struct file, file);
+	inode = KD_FIELD(file, f_inode);
+	if (!inode || (KD_FIELD(inode, i_mode) & S_IFMT) != S_IFSOCK)
 		return false;
-	sock = BPF_CORE_READ(file, private_data);
+	sock = KD_TYPED(struct socket, KD_FIELD(file, private_data));
 	if (!sock)
 		return false;
-	sk = BPF_CORE_READ(sock, sk);
+	sk = KD_FIELD(sock, sk);
 	if (!sk)
 		return false;
-	ref->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	ref->family = KD_FIELD(sk, __sk_common.skc_family);
 	if (ref->family != AF_INET && ref->family != AF_INET6)
 		return false;
-	ref->protocol = BPF_CORE_READ(sk, sk_protocol);
+	ref->protocol = KD_FIELD(sk, sk_protocol);
 	if (ref->protocol != IPPROTO_TCP && ref->protocol != IPPROTO_UDP)
 		return false;
-	ref->sock_type = BPF_CORE_READ(sock, type);
+	ref->sock_type = KD_FIELD(sock, type);
 	ref->sk = sk;
-	ref->ino = BPF_CORE_READ(file, f_inode, i_ino);
+	ref->ino = KD_FIELD(inode, i_ino);
 	return true;
 }
 
 /* local and peer address as the kernel's sock holds them */
 static __always_inline void read_sock_addrs(struct addr_pair *p, __u16 family, struct sock *sk)
 {
+#ifdef KD_COMPAT
 	struct sock_common skc;
 
 	__builtin_memset(p, 0, sizeof(*p));
 	/* one read of the common part instead of one per field */
 	if (bpf_probe_read_kernel(&skc, sizeof(skc), &sk->__sk_common))
 		return;
+#else
+	struct sock_common *c = &KD_TYPED(struct sock, sk)->__sk_common;
+#define skc (*c)
+	__builtin_memset(p, 0, sizeof(*p));
+#endif
 	p->local_port = skc.skc_num;
 	p->remote_port = bpf_ntohs(skc.skc_dport);
 	if (family == AF_INET) {
-		__builtin_memcpy(p->local_addr, &skc.skc_rcv_saddr, 4);
-		__builtin_memcpy(p->remote_addr, &skc.skc_daddr, 4);
+		__u32 l = skc.skc_rcv_saddr, r = skc.skc_daddr;
+
+		__builtin_memcpy(p->local_addr, &l, 4);
+		__builtin_memcpy(p->remote_addr, &r, 4);
 	} else {
-		__builtin_memcpy(p->local_addr, &skc.skc_v6_rcv_saddr, 16);
-		__builtin_memcpy(p->remote_addr, &skc.skc_v6_daddr, 16);
+		__u64 l0 = ((__u64 *)&skc.skc_v6_rcv_saddr)[0], l1 = ((__u64 *)&skc.skc_v6_rcv_saddr)[1];
+		__u64 r0 = ((__u64 *)&skc.skc_v6_daddr)[0], r1 = ((__u64 *)&skc.skc_v6_daddr)[1];
+
+		__builtin_memcpy(p->local_addr, &l0, 8);
+		__builtin_memcpy(p->local_addr + 8, &l1, 8);
+		__builtin_memcpy(p->remote_addr, &r0, 8);
+		__builtin_memcpy(p->remote_addr + 8, &r1, 8);
 	}
+#undef skc
 }
 
 static __always_inline void set_addrs(struct kd_sock_event *e, const struct addr_pair *p)
@@ -352,9 +383,27 @@ static __always_inline struct scratch *scratch_get(void)
 	return bpf_map_lookup_elem(&scratch_mem, &zero);
 }
 
+/*
+ * comm and cgroup id by plain loads from the trusted task pointer: the same
+ * values bpf_get_current_comm and bpf_get_current_cgroup_id give, without two
+ * helper calls per record
+ */
+static __always_inline void copy_comm(char *dst, struct task_struct *task)
+{
+	__u64 a = *(__u64 *)&task->comm[0], b = *(__u64 *)&task->comm[8];
+
+	__builtin_memcpy(dst, &a, 8);
+	__builtin_memcpy(dst + 8, &b, 8);
+}
+
+static __always_inline __u64 task_cgroup_id(struct task_struct *task)
+{
+	return task->cgroups->dfl_cgrp->kn->id;
+}
+
 /* common header of data and connection records from the stash */
 static __always_inline void fill_header(struct kd_sock_event *e, __u16 kind, __u16 hook, struct stash *st,
-					__u64 pid_tgid, long ret)
+					struct task_struct *task, __u64 pid_tgid, long ret)
 {
 	e->kind = kind;
 	e->size = sizeof(*e);
@@ -366,7 +415,7 @@ static __always_inline void fill_header(struct kd_sock_event *e, __u16 kind, __u
 	e->fd = st->fd;
 	e->family = st->family;
 	e->sock_type = st->sock_type;
-	e->cgroup_id = bpf_get_current_cgroup_id();
+	e->cgroup_id = task_cgroup_id(task);
 	e->enter_ns = st->enter_ns;
 	e->exit_ns = bpf_ktime_get_ns();
 	e->ret = ret;
@@ -383,7 +432,7 @@ static __always_inline void fill_header(struct kd_sock_event *e, __u16 kind, __u
 	e->protocol = st->protocol;
 	e->msg_count = 1;
 	e->_pad0 = 0;
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	copy_comm(e->comm, task);
 }
 
 static __always_inline int emit(struct scratch *sc, __u16 hook)
@@ -442,9 +491,9 @@ static __always_inline int on_enter(__u16 hook, int fd, __u64 buf, __u64 count_a
 }
 
 /* the pending stash for hook, taken (cleared) */
-static __always_inline struct stash *take_stash(__u16 hook)
+static __always_inline struct stash *take_stash(__u16 hook, struct task_struct *task)
 {
-	struct stash *st = bpf_task_storage_get(&stash_map, bpf_get_current_task_btf(), 0, 0);
+	struct stash *st = bpf_task_storage_get(&stash_map, task, 0, 0);
 
 	if (!st || st->hook != hook)
 		return NULL;
@@ -457,7 +506,8 @@ static __always_inline struct stash *take_stash(__u16 hook)
 static __always_inline int on_exit_data(__u16 hook, long ret)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct stash *st = take_stash(hook);
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct stash *st = take_stash(hook, task);
 	struct scratch *sc;
 	__u64 len;
 	__u32 want;
@@ -473,7 +523,7 @@ static __always_inline int on_exit_data(__u16 hook, long ret)
 		count(hook, KD_CNT_LOST_SCRATCH, 1);
 		return 0;
 	}
-	fill_header(&sc->ev, KD_KIND_SOCK_DATA, hook, st, pid_tgid, ret);
+	fill_header(&sc->ev, KD_KIND_SOCK_DATA, hook, st, task, pid_tgid, ret);
 	sc->ev.direction = is_ingress(hook) ? KD_DIR_INGRESS : KD_DIR_EGRESS;
 	fill_sock_addrs(&sc->ev, (struct sock *)st->sk);
 
@@ -518,7 +568,8 @@ static __always_inline int on_exit_data(__u16 hook, long ret)
 static __always_inline int on_exit_mmsg(__u16 hook, long ret)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct stash *st = take_stash(hook);
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct stash *st = take_stash(hook, task);
 	struct user_mmsghdr mh;
 	struct scratch *sc;
 	__u64 vec;
@@ -543,7 +594,7 @@ static __always_inline int on_exit_mmsg(__u16 hook, long ret)
 	}
 	if (n == 0) {
 		/* an error: one record with the return value and no payload */
-		fill_header(&sc->ev, KD_KIND_SOCK_DATA, hook, st, pid_tgid, ret);
+		fill_header(&sc->ev, KD_KIND_SOCK_DATA, hook, st, task, pid_tgid, ret);
 		sc->ev.direction = is_ingress(hook) ? KD_DIR_INGRESS : KD_DIR_EGRESS;
 		fill_sock_addrs(&sc->ev, (struct sock *)st->sk);
 		sc->ev.msg_count = 0;
@@ -555,7 +606,7 @@ static __always_inline int on_exit_mmsg(__u16 hook, long ret)
 		if (i >= n)
 			break;
 		/* the header is rebuilt per message: emit() may have been handed the last one */
-		fill_header(&sc->ev, KD_KIND_SOCK_DATA, hook, st, pid_tgid, ret);
+		fill_header(&sc->ev, KD_KIND_SOCK_DATA, hook, st, task, pid_tgid, ret);
 		sc->ev.direction = is_ingress(hook) ? KD_DIR_INGRESS : KD_DIR_EGRESS;
 		sc->ev.msg_index = i;
 		sc->ev.msg_count = n;
@@ -587,7 +638,8 @@ static __always_inline int on_exit_mmsg(__u16 hook, long ret)
 static __always_inline int on_exit_conn(__u16 hook, long ret)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct stash *st = take_stash(hook);
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct stash *st = take_stash(hook, task);
 	struct scratch *sc;
 
 	if (!st)
@@ -601,7 +653,7 @@ static __always_inline int on_exit_conn(__u16 hook, long ret)
 		struct sock_ref ref;
 
 		/* the record describes the accepted socket, not the listener */
-		if (ret < 0 || !fd_to_sock(bpf_get_current_task_btf(), (int)ret, &ref))
+		if (ret < 0 || !fd_to_sock(task, (int)ret, &ref))
 			return 0;
 		st->fd = (int)ret;
 		st->sk = (__u64)ref.sk;
@@ -610,7 +662,7 @@ static __always_inline int on_exit_conn(__u16 hook, long ret)
 		st->sock_type = ref.sock_type;
 		st->protocol = ref.protocol;
 	}
-	fill_header(&sc->ev, KD_KIND_SOCK_CONN, hook, st, pid_tgid, ret);
+	fill_header(&sc->ev, KD_KIND_SOCK_CONN, hook, st, task, pid_tgid, ret);
 	if (hook == KD_HOOK_CLOSE)
 		set_addrs(&sc->ev, &st->addrs);
 	else

@@ -142,6 +142,8 @@ class Probe : public Napi::ObjectWrap<Probe> {
       throw MakeError(env, "KINDLING_ERR_RINGBUF", std::string("eventfd: ") + strerror(e), e);
     }
     tsfn_ = BatchFn::New(env, info[0].As<Napi::Function>(), "kindling-batches", queue, 1, this);
+    // a running probe alone does not keep Node alive: the caller holds its own handle (a timer, a server)
+    tsfn_.Unref(env);
     stopping_ = false;
     running_ = true;
     thread_ = std::thread([this] { PollLoop(); });

@@ -77,19 +77,25 @@ export async function runCapture(a: CaptureArgs): Promise<number> {
     a.replay ? `replaying ${a.replay}\n` : `capturing${a.pid ? ` pid ${a.pid}` : ''}${a.port ? ` port ${a.port}` : ''}${a.duration ? ` for ${a.duration}s` : ''}; Ctrl-C to stop\n`,
   );
 
-  let stopReason: Promise<void>;
-  const stops: (() => void)[] = [];
-  stopReason = new Promise<void>((resolve) => {
-    stops.push(resolve);
-    const onSignal = (): void => resolve();
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-    if (a.duration !== undefined) setTimeout(resolve, a.duration * 1000).unref();
-    const poll = setInterval(() => outputClosed && resolve(), 100);
-    poll.unref();
+  // the probe does not hold the event loop open; this interval does, until the capture ends
+  let keepAlive: NodeJS.Timeout | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let onSignal: (() => void) | undefined;
+  const stopRequested = new Promise<void>((resolve) => {
+    onSignal = resolve;
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+    if (a.duration !== undefined) timer = setTimeout(resolve, a.duration * 1000);
+    keepAlive = setInterval(() => outputClosed && resolve(), 100);
   });
   let failure: unknown;
-  await Promise.race([stopReason, source.finished.catch((e) => (failure = e))]);
+  await Promise.race([stopRequested, source.finished.catch((e) => (failure = e))]);
+  clearInterval(keepAlive);
+  clearTimeout(timer);
+  if (onSignal) {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  }
   await source.stop();
   writer?.close();
   const seconds = (Date.now() - started) / 1000;

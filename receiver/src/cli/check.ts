@@ -8,7 +8,8 @@ import { fromNative } from '../errors';
 import { environmentChecks } from '../system/environment';
 import type { Check } from '../system/environment';
 import { captureViability, hookStatuses } from '../source/hooks';
-import { loadAddon } from '../source/native';
+import { openCaptureProbe } from '../source/loader';
+import * as path from 'node:path';
 import type { ProgramReport } from '../source/native';
 import { artifacts } from '../util/paths';
 
@@ -17,22 +18,21 @@ function row(c: Check): string {
 }
 
 /** Load and attach the capture programs; the report, or why nothing could load. */
-function probeHooks(): { programs: ProgramReport[]; error?: string } {
+function probeHooks(): { programs: ProgramReport[]; object?: string; fallback?: string; error?: string } {
   const object = artifacts.bpfObject();
   if (!fs.existsSync(object)) return { programs: [], error: `BPF object not built (${object}); run: npm run build` };
-  let probe;
+  let opened;
   try {
-    probe = new (loadAddon().Probe)();
+    opened = openCaptureProbe({ rodata: { self_tgid: process.pid } });
   } catch (e) {
-    return { programs: [], error: (e as Error).message };
+    return { programs: [], error: fromNative(e).message };
   }
   try {
-    probe.open(object, { rodata: { self_tgid: process.pid } });
-    return { programs: probe.attach() };
+    return { programs: opened.probe.attach(), object: opened.object, ...(opened.fallback ? { fallback: opened.fallback } : {}) };
   } catch (e) {
     return { programs: [], error: fromNative(e).message };
   } finally {
-    probe.close();
+    opened.probe.close();
   }
 }
 
@@ -41,8 +41,9 @@ export function runCheck(out: (line: string) => void = (l) => process.stdout.wri
   const env = environmentChecks();
   for (const c of env) out(row(c));
 
-  const { programs, error } = probeHooks();
-  out(row({ name: 'BPF programs', ok: !error, detail: error ?? `${programs.filter((p) => p.loaded).length}/${programs.length} loaded` }));
+  const { programs, object, fallback, error } = probeHooks();
+  const loaded = `${programs.filter((p) => p.loaded).length}/${programs.length} loaded from ${path.basename(object ?? '')}`;
+  out(row({ name: 'BPF programs', ok: !error, detail: error ?? (fallback ? `${loaded} (the default object failed: ${fallback})` : loaded) }));
   if (programs.length) {
     out('');
     out(`  ${'hook'.padEnd(22)} ${'state'.padEnd(10)} detail`);

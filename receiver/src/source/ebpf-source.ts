@@ -17,7 +17,7 @@ import * as fs from 'node:fs';
 import { deferred, emptyHookStats, namedHookStats } from './event-source';
 import type { EventSource, SourceBatch, SourceStats, StartReport } from './event-source';
 import { captureViability } from './hooks';
-import { loadAddon } from './native';
+import { openCaptureProbe } from './loader';
 import type { NativeProbe, NativeStats } from './native';
 
 export interface EbpfSourceOptions {
@@ -33,7 +33,7 @@ export interface EbpfSourceOptions {
   wakeupBytes?: number;
   /** how often the reader drains the ring without a wake-up (default 10 ms) */
   pollMs?: number;
-  /** the BPF object (default build/bpf/kindling.bpf.o) */
+  /** the BPF object (default build/bpf/kindling.bpf.o, falling back to kindling-compat.bpf.o) */
   objectPath?: string;
   /** capture the agent's own process too (default false) */
   includeSelf?: boolean;
@@ -41,7 +41,7 @@ export interface EbpfSourceOptions {
 
 const isPow2 = (n: number): boolean => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
 
-function validate(o: EbpfSourceOptions): Required<Omit<EbpfSourceOptions, 'pid' | 'port'>> & { pid: number; port: number } {
+function validate(o: EbpfSourceOptions): Required<Omit<EbpfSourceOptions, 'pid' | 'port' | 'objectPath'>> & { pid: number; port: number; objectPath: string | undefined } {
   const fail = (msg: string): never => {
     throw new KindlingError('KINDLING_ERR_INVALID_OPTION', msg);
   };
@@ -68,13 +68,17 @@ function validate(o: EbpfSourceOptions): Required<Omit<EbpfSourceOptions, 'pid' 
     port,
     wakeupBytes,
     pollMs,
-    objectPath: o.objectPath ?? artifacts.bpfObject(),
+    objectPath: o.objectPath,
     includeSelf: o.includeSelf ?? false,
   };
 }
 
 export class EbpfSource implements EventSource {
   readonly name = 'ebpf';
+  /** the BPF object that loaded (the compat one on kernels before 6.2) */
+  object: string | undefined;
+  /** why the default object was not used */
+  fallback: string | undefined;
   readonly options: ReturnType<typeof validate>;
   #probe: NativeProbe | undefined;
   #done = deferred();
@@ -94,8 +98,9 @@ export class EbpfSource implements EventSource {
   async start(onBatch: (batch: SourceBatch) => void): Promise<StartReport> {
     if (this.#probe) throw new KindlingError('KINDLING_ERR_ALREADY_STARTED', 'this source is already started');
     const o = this.options;
-    if (!fs.existsSync(o.objectPath)) {
-      throw new KindlingError('KINDLING_ERR_BPF_OBJECT_MISSING', `the BPF object is not built (${o.objectPath}); run: npm run build`);
+    const object = o.objectPath ?? artifacts.bpfObject();
+    if (!fs.existsSync(object)) {
+      throw new KindlingError('KINDLING_ERR_BPF_OBJECT_MISSING', `the BPF object is not built (${object}); run: npm run build`);
     }
     const btf = btfCheck();
     if (!btf.ok) throw new KindlingError('KINDLING_ERR_NO_BTF', `eBPF capture needs kernel BTF: ${btf.detail}`);
@@ -104,25 +109,27 @@ export class EbpfSource implements EventSource {
     // tracepoint attach goes through tracefs; a failure shows up per hook below
     ensureTracefs();
 
-    const { Probe } = loadAddon();
-    const probe = new Probe();
+    const opened = openCaptureProbe({
+      ...(o.objectPath !== undefined ? { objectPath: o.objectPath } : {}),
+      ringBytes: o.ringBytes,
+      rodata: {
+        self_tgid: o.includeSelf ? 0 : process.pid,
+        filter_tgid: o.pid,
+        filter_port: o.port,
+        payload_cap: o.payloadBytes,
+        wakeup_bytes: o.wakeupBytes,
+      },
+    });
+    const probe = opened.probe;
     let programs;
     try {
-      probe.open(o.objectPath, {
-        ringBytes: o.ringBytes,
-        rodata: {
-          self_tgid: o.includeSelf ? 0 : process.pid,
-          filter_tgid: o.pid,
-          filter_port: o.port,
-          payload_cap: o.payloadBytes,
-          wakeup_bytes: o.wakeupBytes,
-        },
-      });
       programs = probe.attach();
     } catch (e) {
       probe.close();
       throw fromNative(e);
     }
+    this.object = opened.object;
+    this.fallback = opened.fallback;
     const v = captureViability(programs);
     if (!v.ok) {
       probe.close();

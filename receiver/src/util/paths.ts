@@ -22,6 +22,7 @@ export function packageRoot(): string {
 
 export const artifacts = {
   bpfObject: (): string => path.join(packageRoot(), 'build', 'bpf', 'kindling.bpf.o'),
+  bpfCompatObject: (): string => path.join(packageRoot(), 'build', 'bpf', 'kindling-compat.bpf.o'),
   emptyBpfObject: (): string => path.join(packageRoot(), 'build', 'bpf', 'empty.bpf.o'),
   abiTable: (): string => path.join(packageRoot(), 'build', 'bpf', 'abi-offsets.json'),
   addon: (): string => path.join(packageRoot(), 'native', 'build', 'Release', 'kindling_native.node'),

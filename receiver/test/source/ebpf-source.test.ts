@@ -13,6 +13,8 @@ import { kernelTest } from '../helpers/kernel';
 import { TrafficRun, assertMatchesManifest, expectedEventCount, socketEventsOf, waitFor } from '../helpers/traffic';
 import type { TrafficManifest } from '../helpers/traffic';
 import { sourceContract } from './contract';
+import { openCaptureProbe } from '../../src/source/loader';
+import { artifacts } from '../../src/util/paths';
 
 // the live source, kernel-filtered to the traffic program's pid
 sourceContract(
@@ -180,4 +182,43 @@ kernelTest('kernel counters account for every event and nothing is lost at this 
   assert.equal(st.events, events.length);
   assert.deepEqual(Object.values(st.lost).filter((v) => v > 0), []);
   assert.equal(st.hooks.sendmmsg.emitted, m.ops.filter((o) => o.op === 'sendmmsg').length);
+});
+
+// the same contract on the object for kernels before 6.2 (helper reads instead of bpf_rdonly_cast)
+sourceContract(
+  'live eBPF source, compat object',
+  async () => {
+    const run = new TrafficRun();
+    const pid = await run.pid;
+    const source = new EbpfSource({ pid, objectPath: artifacts.bpfCompatObject() });
+    return {
+      source,
+      payloadBytes: 512,
+      drive: async () => {
+        run.go();
+        return run.manifest;
+      },
+      dispose: () => run.kill(),
+      settle: (m: TrafficManifest, delivered: () => KindlingEvent[]) =>
+        waitFor(() => socketEventsOf(delivered(), m.pid).length, expectedEventCount(m)).then(() => new Promise((r) => setTimeout(r, 100))),
+    };
+  },
+  true,
+);
+
+kernelTest('when the kernel refuses the default object, the compat object loads and the reason is kept', () => {
+  const broken = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kindling-obj-')), 'broken.bpf.o');
+  fs.writeFileSync(broken, 'not an ELF object');
+  const opened = openCaptureProbe({ objects: { main: broken, compat: artifacts.bpfCompatObject() }, rodata: { self_tgid: process.pid } });
+  try {
+    assert.equal(opened.object, artifacts.bpfCompatObject());
+    assert.match(opened.fallback ?? '', /cannot open BPF object .*broken\.bpf\.o/);
+    assert.equal(opened.programs.filter((p) => p.loaded).length, 29);
+  } finally {
+    opened.probe.close();
+  }
+  assert.throws(
+    () => openCaptureProbe({ objects: { main: broken, compat: broken }, rodata: {} }),
+    (e) => isKindlingError(e, 'KINDLING_ERR_BPF_OPEN') && /the compat object broken\.bpf\.o failed too/.test((e as Error).message),
+  );
 });
