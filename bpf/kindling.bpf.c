@@ -456,16 +456,20 @@ static __always_inline int emit(struct scratch *sc, __u16 hook)
 
 /* ---- enter: filter, then stash ---- */
 
+/* tgid << 32 | pid, as bpf_get_current_pid_tgid gives it, from plain loads */
+static __always_inline __u64 task_pid_tgid(struct task_struct *task)
+{
+	return ((__u64)task->tgid << 32) | (__u32)task->pid;
+}
+
 static __always_inline int on_enter(__u16 hook, int fd, __u64 buf, __u64 count_arg, __u64 addr)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct task_struct *task;
+	struct task_struct *task = bpf_get_current_task_btf();
 	struct sock_ref ref;
 	struct stash *st;
 
-	if (!wanted_process(pid_tgid >> 32))
+	if (!wanted_process(task->tgid))
 		return 0;
-	task = bpf_get_current_task_btf();
 	if (!fd_to_sock(task, fd, &ref))
 		return 0;
 	st = bpf_task_storage_get(&stash_map, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
@@ -493,7 +497,12 @@ static __always_inline int on_enter(__u16 hook, int fd, __u64 buf, __u64 count_a
 /* the pending stash for hook, taken (cleared) */
 static __always_inline struct stash *take_stash(__u16 hook, struct task_struct *task)
 {
-	struct stash *st = bpf_task_storage_get(&stash_map, task, 0, 0);
+	struct stash *st;
+
+	/* most threads never touch a socket and own no task storage: skip the helper call */
+	if (bpf_core_field_exists(task->bpf_storage) && !task->bpf_storage)
+		return NULL;
+	st = bpf_task_storage_get(&stash_map, task, 0, 0);
 
 	if (!st || st->hook != hook)
 		return NULL;
@@ -503,29 +512,47 @@ static __always_inline struct stash *take_stash(__u16 hook, struct task_struct *
 
 /* ---- exit: data syscalls ---- */
 
-static __always_inline int on_exit_data(__u16 hook, long ret)
+/* the stash of a data syscall that should produce records, and the scratch to build them in */
+static __always_inline struct stash *begin_data_exit(__u16 hook, long ret, struct task_struct *task,
+						     struct scratch **sc)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct task_struct *task = bpf_get_current_task_btf();
 	struct stash *st = take_stash(hook, task);
-	struct scratch *sc;
-	__u64 len;
-	__u32 want;
 
 	if (!st)
-		return 0;
+		return NULL;
 	if (ret == -EAGAIN) {
 		count(hook, KD_CNT_SKIPPED_EAGAIN, 1);
-		return 0;
+		return NULL;
 	}
-	sc = scratch_get();
-	if (!sc) {
+	*sc = scratch_get();
+	if (!*sc) {
 		count(hook, KD_CNT_LOST_SCRATCH, 1);
-		return 0;
+		return NULL;
 	}
+	return st;
+}
+
+/* a data record's header: everything but length, payload and offset */
+static __always_inline void data_header(struct scratch *sc, __u16 hook, struct stash *st, struct task_struct *task,
+					__u64 pid_tgid, long ret)
+{
 	fill_header(&sc->ev, KD_KIND_SOCK_DATA, hook, st, task, pid_tgid, ret);
 	sc->ev.direction = is_ingress(hook) ? KD_DIR_INGRESS : KD_DIR_EGRESS;
 	fill_sock_addrs(&sc->ev, (struct sock *)st->sk);
+}
+
+static __always_inline int on_exit_data(__u16 hook, long ret)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 pid_tgid = task_pid_tgid(task);
+	struct scratch *sc = NULL;
+	struct stash *st = begin_data_exit(hook, ret, task, &sc);
+	__u64 len;
+	__u32 want;
+
+	if (!st || !sc)
+		return 0;
+	data_header(sc, hook, st, task, pid_tgid, ret);
 
 	len = ret > 0 ? (__u64)ret : 0;
 	sc->ev.len = len;
@@ -567,25 +594,16 @@ static __always_inline int on_exit_data(__u16 hook, long ret)
 /* one record per message; ret is the number of messages moved */
 static __always_inline int on_exit_mmsg(__u16 hook, long ret)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct task_struct *task = bpf_get_current_task_btf();
-	struct stash *st = take_stash(hook, task);
+	__u64 pid_tgid = task_pid_tgid(task);
+	struct scratch *sc = NULL;
+	struct stash *st = begin_data_exit(hook, ret, task, &sc);
 	struct user_mmsghdr mh;
-	struct scratch *sc;
 	__u64 vec;
 	int n;
 
-	if (!st)
+	if (!st || !sc)
 		return 0;
-	if (ret == -EAGAIN) {
-		count(hook, KD_CNT_SKIPPED_EAGAIN, 1);
-		return 0;
-	}
-	sc = scratch_get();
-	if (!sc) {
-		count(hook, KD_CNT_LOST_SCRATCH, 1);
-		return 0;
-	}
 	vec = st->buf;
 	n = ret > 0 ? (int)ret : 0;
 	if (n > KD_MAX_MMSG) {
@@ -594,9 +612,7 @@ static __always_inline int on_exit_mmsg(__u16 hook, long ret)
 	}
 	if (n == 0) {
 		/* an error: one record with the return value and no payload */
-		fill_header(&sc->ev, KD_KIND_SOCK_DATA, hook, st, task, pid_tgid, ret);
-		sc->ev.direction = is_ingress(hook) ? KD_DIR_INGRESS : KD_DIR_EGRESS;
-		fill_sock_addrs(&sc->ev, (struct sock *)st->sk);
+		data_header(sc, hook, st, task, pid_tgid, ret);
 		sc->ev.msg_count = 0;
 		if (!port_wanted(&sc->ev))
 			return 0;
@@ -606,11 +622,9 @@ static __always_inline int on_exit_mmsg(__u16 hook, long ret)
 		if (i >= n)
 			break;
 		/* the header is rebuilt per message: emit() may have been handed the last one */
-		fill_header(&sc->ev, KD_KIND_SOCK_DATA, hook, st, task, pid_tgid, ret);
-		sc->ev.direction = is_ingress(hook) ? KD_DIR_INGRESS : KD_DIR_EGRESS;
+		data_header(sc, hook, st, task, pid_tgid, ret);
 		sc->ev.msg_index = i;
 		sc->ev.msg_count = n;
-		fill_sock_addrs(&sc->ev, (struct sock *)st->sk);
 		if (bpf_probe_read_user(&mh, sizeof(mh), (void *)(vec + i * sizeof(mh)))) {
 			sc->ev.flags |= KD_FLAG_PAYLOAD_FAULT;
 			emit(sc, hook);
@@ -637,8 +651,8 @@ static __always_inline int on_exit_mmsg(__u16 hook, long ret)
 
 static __always_inline int on_exit_conn(__u16 hook, long ret)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 pid_tgid = task_pid_tgid(task);
 	struct stash *st = take_stash(hook, task);
 	struct scratch *sc;
 

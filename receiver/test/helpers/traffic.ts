@@ -9,6 +9,9 @@ import { Kind } from '../../src/events/abi';
 import { SockEvent } from '../../src/events/types';
 import type { KindlingEvent } from '../../src/events/types';
 import { artifacts } from '../../src/util/paths';
+import { EbpfSource } from '../../src/source/ebpf-source';
+import type { EbpfSourceOptions } from '../../src/source/ebpf-source';
+import type { SourceBatch, SourceStats } from '../../src/source/event-source';
 
 export interface Endpoint {
   addr: string;
@@ -160,4 +163,42 @@ export async function waitFor(count: () => number, want: number, ms = 5000): Pro
 /** Events expected from a manifest (one per op). */
 export function expectedEventCount(m: TrafficManifest): number {
   return m.ops.length;
+}
+
+export interface TrafficCapture {
+  manifest: TrafficManifest;
+  events: KindlingEvent[];
+  stats: SourceStats;
+}
+
+/**
+ * One traffic run under a live source filtered to its pid: start the source,
+ * let the program go, wait for its events, stop (always, even on failure).
+ */
+export async function captureTraffic(options: EbpfSourceOptions = {}, onBatch: (b: SourceBatch) => void = () => undefined): Promise<TrafficCapture> {
+  const run = new TrafficRun();
+  const events: KindlingEvent[] = [];
+  let source: EbpfSource | undefined;
+  try {
+    const pid = await run.pid;
+    source = new EbpfSource({ ...options, pid });
+    await source.start((b) => {
+      onBatch(b);
+      events.push(...b.events);
+    });
+    run.go();
+    const manifest = await run.manifest;
+    await settleTraffic(manifest, () => events);
+    const stats = source.stats();
+    return { manifest, events, stats };
+  } finally {
+    await source?.stop();
+    run.kill();
+  }
+}
+
+/** Wait until every manifest op has its event, then a little longer for stragglers. */
+export async function settleTraffic(m: TrafficManifest, delivered: () => readonly KindlingEvent[]): Promise<void> {
+  await waitFor(() => socketEventsOf(delivered(), m.pid).length, expectedEventCount(m));
+  await new Promise((r) => setTimeout(r, 100));
 }

@@ -10,19 +10,18 @@ import { test } from 'node:test';
 import { SockEvent } from '../../src/events/types';
 import type { KindlingEvent } from '../../src/events/types';
 import { kernelTest } from '../helpers/kernel';
-import { TrafficRun, assertMatchesManifest, expectedEventCount, socketEventsOf, waitFor } from '../helpers/traffic';
-import type { TrafficManifest } from '../helpers/traffic';
+import { TrafficRun, assertMatchesManifest, captureTraffic, expectedEventCount, settleTraffic, socketEventsOf, waitFor } from '../helpers/traffic';
 import { sourceContract } from './contract';
+import type { ContractSubject } from './contract';
+import type { EbpfSourceOptions } from '../../src/source/ebpf-source';
 import { openCaptureProbe } from '../../src/source/loader';
 import { artifacts } from '../../src/util/paths';
 
-// the live source, kernel-filtered to the traffic program's pid
-sourceContract(
-  'live eBPF source',
-  async () => {
+/** The live source, kernel-filtered to the traffic program's pid. */
+function liveSubject(options: EbpfSourceOptions = {}): () => Promise<ContractSubject> {
+  return async () => {
     const run = new TrafficRun();
-    const pid = await run.pid;
-    const source = new EbpfSource({ pid });
+    const source = new EbpfSource({ ...options, pid: await run.pid });
     return {
       source,
       payloadBytes: 512,
@@ -31,12 +30,14 @@ sourceContract(
         return run.manifest;
       },
       dispose: () => run.kill(),
-      settle: (m: TrafficManifest, delivered: () => KindlingEvent[]) =>
-        waitFor(() => socketEventsOf(delivered(), m.pid).length, expectedEventCount(m)).then(() => new Promise((r) => setTimeout(r, 100))),
+      settle: settleTraffic,
     };
-  },
-  true,
-);
+  };
+}
+
+sourceContract('live eBPF source', liveSubject(), true);
+// the same contract on the object for kernels before 6.2 (helper reads instead of bpf_rdonly_cast)
+sourceContract('live eBPF source, compat object', liveSubject({ objectPath: artifacts.bpfCompatObject() }), true);
 
 test('options are validated with precise messages', () => {
   const bad: [object, RegExp][] = [
@@ -54,20 +55,8 @@ test('options are validated with precise messages', () => {
 
 kernelTest('live capture and the replay of its recording decode identically', async () => {
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kindling-live-')), 'live.kdcap');
-  const run = new TrafficRun();
-  const pid = await run.pid;
-  const live: KindlingEvent[] = [];
-  const source = new EbpfSource({ pid });
   const writer = new RecordingWriter(file, { createdAt: new Date().toISOString(), host: os.hostname(), kernel: os.release(), payloadBytes: 512 });
-  await source.start((b) => {
-    writer.write(b.raw, countRecords(b.raw));
-    live.push(...b.events);
-  });
-  run.go();
-  const manifest = await run.manifest;
-  await waitFor(() => socketEventsOf(live, pid).length, expectedEventCount(manifest));
-  await new Promise((r) => setTimeout(r, 100));
-  await source.stop();
+  const { manifest, events: live } = await captureTraffic({}, (b) => writer.write(b.raw, countRecords(b.raw)));
   writer.close();
 
   const replayed: KindlingEvent[] = [];
@@ -81,31 +70,16 @@ kernelTest('live capture and the replay of its recording decode identically', as
 
 kernelTest('a payload cap below the message length keeps the true length and an exact prefix', async () => {
   for (const payloadBytes of [16, 64, 2048]) {
-    const run = new TrafficRun();
-    const pid = await run.pid;
-    const events: KindlingEvent[] = [];
-    const source = new EbpfSource({ pid, payloadBytes });
-    await source.start((b) => events.push(...b.events));
-    run.go();
-    const manifest = await run.manifest;
-    await waitFor(() => socketEventsOf(events, pid).length, expectedEventCount(manifest));
-    await source.stop();
+    const { manifest, events } = await captureTraffic({ payloadBytes });
     assertMatchesManifest(events, manifest, payloadBytes);
-    const long = socketEventsOf(events, pid).filter((e) => e.len > payloadBytes);
+    const long = socketEventsOf(events, manifest.pid).filter((e) => e.len > payloadBytes);
     assert.ok(long.length > 0, `some messages exceed ${payloadBytes} bytes`);
   }
 });
 
 kernelTest('fd reuse: the same fd number on a new socket gets a new socket id', async () => {
-  const run = new TrafficRun();
-  const pid = await run.pid;
-  const events: KindlingEvent[] = [];
-  const source = new EbpfSource({ pid });
-  await source.start((b) => events.push(...b.events));
-  run.go();
-  const m = await run.manifest;
-  await waitFor(() => socketEventsOf(events, pid).length, expectedEventCount(m));
-  await source.stop();
+  const { manifest: m, events } = await captureTraffic();
+  const pid = m.pid;
   const { fd, first_inode, second_inode } = m.fd_reuse;
   const onFd = socketEventsOf(events, pid).filter((e) => e.fd === fd && (e.sockId === first_inode || e.sockId === second_inode));
   const ids = [...new Set(onFd.map((e) => e.sockId))];
@@ -148,63 +122,24 @@ kernelTest('the agent never captures itself, and non-socket I/O makes no events'
 });
 
 kernelTest('the cgroup id is the traffic process cgroup v2 id', async () => {
-  const run = new TrafficRun();
-  const pid = await run.pid;
-  const cg = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.startsWith('0::'));
-  const mount = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup'].find((d) => fs.existsSync(path.join(d, 'cgroup.controllers')) || fs.existsSync(path.join(d, 'cgroup.procs')));
-  assert.ok(cg && mount, 'a cgroup v2 hierarchy');
+  const mount = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup'].find((d) => fs.existsSync(path.join(d, 'cgroup.procs')));
+  assert.ok(mount, 'a cgroup v2 hierarchy');
+  // the traffic program runs in this process's cgroup
+  const cg = fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((l) => l.startsWith('0::'));
+  assert.ok(cg, 'a cgroup v2 membership');
   const expected = fs.statSync(path.join(mount, cg.slice(3))).ino;
-  const events: KindlingEvent[] = [];
-  const source = new EbpfSource({ pid });
-  await source.start((b) => events.push(...b.events));
-  run.go();
-  const m = await run.manifest;
-  await waitFor(() => socketEventsOf(events, pid).length, expectedEventCount(m));
-  await source.stop();
-  const ids = new Set(socketEventsOf(events, pid).map((e) => e.cgroupId));
-  assert.deepEqual([...ids], [expected]);
+  const { manifest, events } = await captureTraffic();
+  assert.deepEqual([...new Set(socketEventsOf(events, manifest.pid).map((e) => e.cgroupId))], [expected]);
 });
 
 kernelTest('kernel counters account for every event and nothing is lost at this rate', async () => {
-  const run = new TrafficRun();
-  const pid = await run.pid;
-  const events: KindlingEvent[] = [];
-  const source = new EbpfSource({ pid });
-  await source.start((b) => events.push(...b.events));
-  run.go();
-  const m = await run.manifest;
-  await waitFor(() => socketEventsOf(events, pid).length, expectedEventCount(m));
-  await new Promise((r) => setTimeout(r, 50));
-  const st = source.stats();
-  await source.stop();
+  const { manifest: m, events, stats: st } = await captureTraffic();
   const emitted = Object.values(st.hooks).reduce((s, h) => s + h.emitted, 0);
   assert.equal(emitted, events.length, 'kernel emitted == delivered');
   assert.equal(st.events, events.length);
   assert.deepEqual(Object.values(st.lost).filter((v) => v > 0), []);
   assert.equal(st.hooks.sendmmsg.emitted, m.ops.filter((o) => o.op === 'sendmmsg').length);
 });
-
-// the same contract on the object for kernels before 6.2 (helper reads instead of bpf_rdonly_cast)
-sourceContract(
-  'live eBPF source, compat object',
-  async () => {
-    const run = new TrafficRun();
-    const pid = await run.pid;
-    const source = new EbpfSource({ pid, objectPath: artifacts.bpfCompatObject() });
-    return {
-      source,
-      payloadBytes: 512,
-      drive: async () => {
-        run.go();
-        return run.manifest;
-      },
-      dispose: () => run.kill(),
-      settle: (m: TrafficManifest, delivered: () => KindlingEvent[]) =>
-        waitFor(() => socketEventsOf(delivered(), m.pid).length, expectedEventCount(m)).then(() => new Promise((r) => setTimeout(r, 100))),
-    };
-  },
-  true,
-);
 
 kernelTest('when the kernel refuses the default object, the compat object loads and the reason is kept', () => {
   const broken = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kindling-obj-')), 'broken.bpf.o');
