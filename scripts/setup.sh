@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 # toolchain for CO-RE BPF objects and the Node-API addon against libbpf
 PKGS=(clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool make g++ python3 pkg-config)
 # peers the tests and benchmarks drive
-TEST_PKGS=(curl util-linux iproute2)
+TEST_PKGS=(curl util-linux iproute2 nginx wrk prometheus)
 [[ "${1:-}" == "--test" ]] && PKGS+=("${TEST_PKGS[@]}")
 
 missing=()
@@ -33,3 +33,7 @@ if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules
 fi
 
 bash scripts/build.sh
+
+# the OTLP .proto files the tests' receivers are built on (Debian's opentelemetry-proto)
+[[ "${1:-}" == "--test" ]] && bash scripts/fetch-otel-proto.sh
+exit 0

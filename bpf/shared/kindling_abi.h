@@ -23,7 +23,7 @@
 #define KD_PAYLOAD_MAX 4096
 #define KD_PAYLOAD_DEFAULT 512
 /* iovecs walked per message, messages walked per sendmmsg/recvmmsg */
-#define KD_MAX_IOV 8
+#define KD_MAX_IOV 16
 #define KD_MAX_MMSG 8
 
 /* record kinds: the first field of every record */

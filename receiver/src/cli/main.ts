@@ -7,10 +7,15 @@ import { parseArgs } from 'node:util';
 import { KindlingError } from '../errors';
 import { runCapture } from './capture';
 import { runCheck } from './check';
+import { runAgent } from './run';
 
 const USAGE = `Usage: kindling <command> [options]
 
 Commands:
+  run [options]            the agent: spans and RED metrics from every process's traffic
+      --config FILE        YAML configuration (see README); OTEL_* variables override it
+      --replay FILE        feed a capture file instead of the kernel
+      --duration S         stop after S seconds
   check                    can capture work on this machine? (kernel, BTF, tracefs,
                            capabilities, every hook); exits 1 when it cannot
   capture [options]        print socket events, one per line, until Ctrl-C
@@ -36,6 +41,12 @@ function intOpt(name: string, v: string | undefined, min: number, max: number): 
   return n;
 }
 
+function positiveSeconds(v: string): number {
+  const n = Number(v);
+  if (!(n > 0)) throw new KindlingError('KINDLING_ERR_INVALID_OPTION', `--duration must be a positive number of seconds, got "${v}"`);
+  return n;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
@@ -43,6 +54,20 @@ export async function main(argv: string[]): Promise<number> {
     return command === undefined ? 2 : 0;
   }
   if (command === 'check') return runCheck();
+  if (command === 'run') {
+    let values;
+    try {
+      ({ values } = parseArgs({ args: rest, options: { config: { type: 'string' }, replay: { type: 'string' }, duration: { type: 'string' } }, strict: true }));
+    } catch (e) {
+      throw new KindlingError('KINDLING_ERR_INVALID_OPTION', `${(e as Error).message}\n\n${USAGE}`);
+    }
+    const duration = values.duration === undefined ? undefined : positiveSeconds(values.duration);
+    return runAgent({
+      ...(values.config !== undefined ? { config: values.config } : {}),
+      ...(values.replay !== undefined ? { replay: values.replay } : {}),
+      ...(duration !== undefined ? { duration } : {}),
+    });
+  }
   if (command === 'capture') {
     let values;
     try {
@@ -64,11 +89,7 @@ export async function main(argv: string[]): Promise<number> {
     } catch (e) {
       throw new KindlingError('KINDLING_ERR_INVALID_OPTION', `${(e as Error).message}\n\n${USAGE}`);
     }
-    let duration: number | undefined;
-    if (values.duration !== undefined) {
-      duration = Number(values.duration);
-      if (!(duration > 0)) throw new KindlingError('KINDLING_ERR_INVALID_OPTION', `--duration must be a positive number of seconds, got "${values.duration}"`);
-    }
+    const duration = values.duration === undefined ? undefined : positiveSeconds(values.duration);
     const pid = intOpt('pid', values.pid, 1, 0x7fffffff);
     const port = intOpt('port', values.port, 1, 65535);
     const payloadBytes = intOpt('payload-bytes', values['payload-bytes'], 16, 4096);

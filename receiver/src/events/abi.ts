@@ -10,7 +10,7 @@
 export const ABI_VERSION = 1;
 export const PAYLOAD_MAX = 4096;
 export const PAYLOAD_DEFAULT = 512;
-export const MAX_IOV = 8;
+export const MAX_IOV = 16;
 export const MAX_MMSG = 8;
 
 export const Kind = {

@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { packageRoot } from '../../src/util/paths';
 import { kernelTest } from '../helpers/kernel';
 import { RecordingReader, RecordingWriter } from '../../src/source/recording';
+import { curl, startHttpServer } from '../helpers/peers';
 
 const BIN = (): string => path.join(packageRoot(), 'bin', 'kindling.js');
 
@@ -184,4 +185,38 @@ kernelTest('the table view shows one readable line per event', async () => {
   } finally {
     server.kill();
   }
+});
+
+kernelTest('run with no configuration: spans on the console, Prometheus on :9464', async () => {
+  const server = await startHttpServer();
+  const child = spawn(process.execPath, [BIN(), 'run'], { stdio: 'pipe', env: { PATH: process.env['PATH'] ?? '' } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`agent did not start: ${stderr}`)), 15_000);
+      child.stderr.on('data', () => {
+        if (/metrics -> prometheus/.test(stderr)) {
+          clearTimeout(t);
+          resolve();
+        }
+      });
+    });
+    assert.match(stderr, /traces -> console; metrics -> prometheus http:\/\/0\.0\.0\.0:9464\/metrics/);
+    await curl(`http://127.0.0.1:${server.port}/users/7?x=1`);
+    const deadline = Date.now() + 10_000;
+    while (!/SERVER node "GET \/users\/\{id\}"/.test(stdout) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.match(stdout, /SERVER node "GET \/users\/\{id\}" [\d.]+ms trace=[0-9a-f]{32} span=[0-9a-f]{16} parent=[0-9a-f]{16} http\.request\.method="GET" http\.response\.status_code=200/);
+    assert.match(stdout, /CLIENT curl "GET" /);
+    const metrics = await (await fetch('http://127.0.0.1:9464/metrics')).text();
+    assert.match(metrics, new RegExp(`http_server_request_duration_seconds_count\\{[^}]*http_route="/users/\\{id\\}"[^}]*job="node"[^}]*\\} 1`));
+    assert.match(metrics, /kindling_source_events_total\{job="kindling"/);
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    await server.close();
+  }
+  assert.match(stderr, /http: \d+ requests, \d+ paired/);
 });

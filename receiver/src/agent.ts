@@ -1,0 +1,207 @@
+/**
+ * The agent: a source of kernel events, the pipeline (connections, protocol
+ * parsers, pairing), telemetry (spans and RED metrics) and the exporters,
+ * wired from one configuration.
+ *
+ * Example:
+ *   const agent = new Agent(loadConfig({ env: process.env }));
+ *   await agent.start();            // live eBPF capture
+ *   ...
+ *   await agent.stop();
+ *
+ * Tests pass a ReplaySource and in-memory exporters instead.
+ */
+import { Metadata } from '@grpc/grpc-js';
+import { OTLPMetricExporter as OtlpJsonMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
+import { OTLPMetricExporter as OtlpProtoMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
+import type { PushMetricExporter } from '@opentelemetry/sdk-metrics';
+import type { SpanExporter } from '@opentelemetry/sdk-trace';
+import * as os from 'node:os';
+import type { KindlingConfig } from './config/schema';
+import { ConsoleSpanExporter } from './export/console-spans';
+import { ConsoleMetricExporter, MetricExportLoop } from './export/metric-exporter';
+import { servePrometheus } from './export/prometheus';
+import type { PrometheusServer } from './export/prometheus';
+import { SpanBatcher } from './export/span-batcher';
+import { Pipeline } from './pipeline/pipeline';
+import type { HttpSessionStats } from './protocols/http1-session';
+import { http1Detector } from './protocols/registry';
+import { EbpfSource } from './source/ebpf-source';
+import type { EventSource, StartReport } from './source/event-source';
+import { WallClock } from './telemetry/clock';
+import { HttpTelemetry } from './telemetry/http-telemetry';
+import { LocalLinker } from './telemetry/linker';
+import { MetricStore } from './telemetry/metric-store';
+import { ProcessResources } from './telemetry/resources';
+import { RouteTemplater } from './telemetry/routes';
+import { SelfTelemetry } from './telemetry/self';
+import { VERSION } from './version';
+
+export interface AgentOptions {
+  /** default: the live eBPF source configured from `capture` */
+  source?: EventSource;
+  /** replace the configured span exporters (tests) */
+  spanExporters?: SpanExporter[];
+  /** replace the configured push metric exporters (tests) */
+  metricExporters?: PushMetricExporter[];
+  /** where startup lines go (default stderr) */
+  log?: (line: string) => void;
+}
+
+export class Agent {
+  readonly config: KindlingConfig;
+  readonly source: EventSource;
+  readonly pipeline: Pipeline;
+  readonly metrics: MetricStore;
+  readonly spans: SpanBatcher;
+  readonly http: HttpTelemetry;
+  readonly httpStats: HttpSessionStats = { requests: 0, exchanges: 0, parseErrors: 0, unmatchedResponses: 0, expired: 0 };
+  readonly routes: RouteTemplater;
+  readonly self: SelfTelemetry;
+  readonly metricLoop: MetricExportLoop;
+  readonly clock = new WallClock();
+  prometheus: PrometheusServer | undefined;
+  readonly #log: (line: string) => void;
+  #expiryTimer: NodeJS.Timeout | undefined;
+  #started = false;
+
+  constructor(config: KindlingConfig, o: AgentOptions = {}) {
+    this.config = config;
+    this.#log = o.log ?? ((l) => process.stderr.write(`${l}\n`));
+    this.source =
+      o.source ??
+      new EbpfSource({
+        payloadBytes: config.capture.payloadBytes,
+        ringBytes: config.capture.ringBytes,
+        ...(config.capture.pid !== undefined ? { pid: config.capture.pid } : {}),
+      });
+    this.metrics = new MetricStore({ maxSeriesPerMetric: config.metrics.maxSeriesPerMetric, maxResources: config.metrics.maxResources, scope: { name: 'kindling', version: VERSION.kindling } });
+    this.spans = new SpanBatcher({ exporters: o.spanExporters ?? this.#spanExporters(), ...config.traces.batch });
+    this.routes = new RouteTemplater({ maxRoutesPerService: config.http.routes.maxPerService, overflowRoute: config.http.routes.overflowRoute, templating: config.http.routes.templating });
+    this.http = new HttpTelemetry({
+      spans: this.spans,
+      metrics: this.metrics,
+      resources: new ProcessResources({ hostName: os.hostname(), extra: config.resource.attributes }),
+      routes: this.routes,
+      linker: new LocalLinker(),
+      clock: this.clock,
+    });
+    this.pipeline = new Pipeline({
+      capacity: config.connections.max,
+      detectors: [
+        http1Detector({
+          sink: this.http,
+          stats: this.httpStats,
+          timeoutNs: config.http.requestTimeoutMs * 1e6,
+          maxPending: config.http.maxPendingPerConnection,
+        }),
+      ],
+    });
+    this.self = new SelfTelemetry(this.metrics, config.selfService, config.resource.attributes);
+    this.metricLoop = new MetricExportLoop({
+      collect: () => this.metrics.collect(),
+      exporters: o.metricExporters ?? this.#metricExporters(),
+      intervalMs: config.metrics.exportIntervalMs,
+      timeoutMs: config.otlp.timeoutMs,
+      beforeCollect: () => this.refreshSelf(),
+    });
+  }
+
+  #spanExporters(): SpanExporter[] {
+    const c = this.config;
+    return c.traces.exporters.map((e) => {
+      if (e === 'console') return new ConsoleSpanExporter();
+      const metadata = new Metadata();
+      for (const [k, v] of Object.entries(c.otlp.tracesHeaders)) metadata.set(k, v);
+      return new OTLPTraceExporter({ url: c.otlp.tracesEndpoint ?? 'http://localhost:4317', metadata, timeoutMillis: c.otlp.timeoutMs });
+    });
+  }
+
+  #metricExporters(): PushMetricExporter[] {
+    const c = this.config;
+    const out: PushMetricExporter[] = [];
+    for (const e of c.metrics.exporters) {
+      if (e === 'console') out.push(new ConsoleMetricExporter());
+      if (e !== 'otlp') continue;
+      const o = { url: c.otlp.metricsEndpoint ?? 'http://localhost:4318/v1/metrics', headers: c.otlp.metricsHeaders, timeoutMillis: c.otlp.timeoutMs };
+      out.push(c.otlp.metricsProtocol === 'http/json' ? new OtlpJsonMetricExporter(o) : new OtlpProtoMetricExporter(o));
+    }
+    return out;
+  }
+
+  /** Start exporting and capturing; resolves once events flow. */
+  async start(): Promise<StartReport> {
+    if (this.#started) throw new Error('agent already started');
+    this.#started = true;
+    const c = this.config;
+    if (c.metrics.exporters.includes('prometheus')) {
+      this.prometheus = await servePrometheus({
+        host: c.prometheus.host,
+        port: c.prometheus.port,
+        collect: () => {
+          this.refreshSelf();
+          return this.metrics.collect();
+        },
+      });
+    }
+    this.metricLoop.start();
+    const report = await this.source.start((b) => this.pipeline.push(b.events));
+    this.#expiryTimer = setInterval(() => {
+      this.clock.maybeResync();
+      this.pipeline.expire(this.source.name === 'ebpf' ? WallClock.monotonicNs() : this.pipeline.latestNs);
+    }, 1000);
+    this.#expiryTimer.unref();
+    this.#log(this.describe());
+    return report;
+  }
+
+  describe(): string {
+    const c = this.config;
+    const parts = [`kindling ${VERSION.kindling}: source ${this.source.name}`];
+    parts.push(`traces -> ${c.traces.exporters.map((e) => (e === 'otlp' ? `otlp grpc ${c.otlp.tracesEndpoint}` : e)).join(', ') || 'none'}`);
+    const m = c.metrics.exporters.map((e) =>
+      e === 'otlp' ? `otlp ${c.otlp.metricsProtocol} ${c.otlp.metricsEndpoint} every ${c.metrics.exportIntervalMs / 1000}s` : e === 'prometheus' ? `prometheus ${this.prometheus?.url ?? ''}` : e,
+    );
+    parts.push(`metrics -> ${m.join(', ') || 'none'}`);
+    return parts.join('; ');
+  }
+
+  refreshSelf(): void {
+    const src = this.source.stats();
+    const p = this.pipeline.stats();
+    const b = this.spans.stats;
+    this.self.update({
+      sourceEvents: src.events,
+      lost: src.lost,
+      ringUsedBytes: src.ring.used,
+      ringSizeBytes: src.ring.size,
+      connections: p.connections,
+      connectionEvictions: p.connectionEvictions,
+      protocols: { http: { ...this.httpStats } },
+      spansExported: Math.max(0, ...b.exported),
+      spansExportFailed: Math.max(0, ...b.failed),
+      spansDropped: b.dropped,
+      spansQueued: b.queued,
+      metricExports: this.metricLoop.exports,
+      metricExportFailures: this.metricLoop.failures,
+      seriesOverflow: this.metrics.overflowed,
+      routesOverflow: this.routes.overflowed,
+      resourcesEvicted: this.metrics.resourcesEvicted,
+    });
+  }
+
+  /** Complete what is pending (end of a replay), then push every queued span out. */
+  async drain(): Promise<void> {
+    this.pipeline.flush();
+    await this.spans.flush();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#expiryTimer);
+    await this.source.stop();
+    await this.spans.shutdown();
+    await this.metricLoop.shutdown();
+    await this.prometheus?.close();
+  }
+}

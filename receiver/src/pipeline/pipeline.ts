@@ -1,0 +1,127 @@
+/**
+ * Decoded events in, protocol records out: the connection table routes each
+ * socket event to its connection, detects the protocol on its first bytes,
+ * and hands data to the protocol's session, which pairs requests with
+ * responses and reports them to its sink.
+ *
+ * Example:
+ *   const p = new Pipeline({ capacity: 65536, detectors: [http1Detector(deps)] });
+ *   source.start((b) => p.push(b.events));
+ *   setInterval(() => p.expire(monotonicNow()), 1000);
+ */
+import { Kind } from '../events/abi';
+import { SockEvent } from '../events/types';
+import type { KindlingEvent } from '../events/types';
+import { ConnectionTable } from '../conn/table';
+import type { Connection } from '../conn/connection';
+import { detect } from '../protocols/registry';
+import type { Detector } from '../protocols/registry';
+
+/** give up detecting a connection's protocol after this many data segments */
+const DETECT_ATTEMPTS = 8;
+
+export interface PipelineOptions {
+  capacity: number;
+  detectors: readonly Detector[];
+}
+
+export interface PipelineStats {
+  events: number;
+  dataEvents: number;
+  /** segments on connections whose protocol is not (or not yet) known */
+  undetectedSegments: number;
+  connections: number;
+  connectionEvictions: number;
+  sessions: Record<string, number>;
+}
+
+const EINPROGRESS = -115;
+
+export class Pipeline {
+  readonly table: ConnectionTable;
+  readonly #detectors: readonly Detector[];
+  #events = 0;
+  #data = 0;
+  #undetected = 0;
+  readonly #sessions: Record<string, number> = {};
+  /** the newest event time seen: "now" for a replay */
+  latestNs = 0;
+
+  constructor(options: PipelineOptions) {
+    this.table = new ConnectionTable({ capacity: options.capacity });
+    this.#detectors = options.detectors;
+  }
+
+  push(events: readonly KindlingEvent[]): void {
+    for (const ev of events) {
+      this.#events++;
+      if (!(ev instanceof SockEvent)) continue; // TCP state changes: used by later stages
+      if (ev.exitNs > this.latestNs) this.latestNs = ev.exitNs;
+      if (ev.kind === Kind.SockConn) this.#onConn(ev);
+      else this.#onData(ev);
+    }
+  }
+
+  #onConn(ev: SockEvent): void {
+    switch (ev.hookName) {
+      case 'connect':
+        if (ev.ret === 0 || ev.ret === EINPROGRESS) (this.table.get(ev.sockId) ?? this.table.open(ev)).setRole('client', 'connect');
+        break;
+      case 'accept':
+      case 'accept4':
+        if (ev.ret >= 0) this.table.open(ev).setRole('server', 'accept');
+        break;
+      case 'close':
+        this.table.close(ev.sockId, ev.exitNs);
+        break;
+      default:
+        break;
+    }
+  }
+
+  #onData(ev: SockEvent): void {
+    this.#data++;
+    if (ev.protocol !== 6) return; // HTTP rides TCP; UDP protocols come later
+    const conn = this.table.get(ev.sockId) ?? this.table.open(ev);
+    conn.touch(ev);
+    if (!conn.session && !this.#detect(conn, ev)) {
+      this.#undetected++;
+      return;
+    }
+    conn.session?.onData(conn, ev);
+  }
+
+  #detect(conn: Connection, ev: SockEvent): boolean {
+    if (conn.undetected >= DETECT_ATTEMPTS || ev.payloadLen === 0) return false;
+    const found = detect(this.#detectors, ev.direction === 1 ? 'egress' : 'ingress', ev.payload);
+    if (!found) {
+      conn.undetected++;
+      return false;
+    }
+    if (!conn.role) conn.setRole(found.role, 'inferred');
+    conn.session = found.detector.create(found.role, conn);
+    this.#sessions[found.protocol] = (this.#sessions[found.protocol] ?? 0) + 1;
+    return true;
+  }
+
+  /** Expire requests that waited too long (call about once a second). */
+  expire(nowNs: number): void {
+    for (const conn of this.table.values()) conn.session?.expire(conn, nowNs);
+  }
+
+  /** The end of input (a replay finished): close every connection, completing or failing what is pending. */
+  flush(atNs: number = this.latestNs): void {
+    for (const conn of [...this.table.values()]) this.table.close(conn.sockId, atNs);
+  }
+
+  stats(): PipelineStats {
+    return {
+      events: this.#events,
+      dataEvents: this.#data,
+      undetectedSegments: this.#undetected,
+      connections: this.table.size,
+      connectionEvictions: this.table.evictions,
+      sessions: { ...this.#sessions },
+    };
+  }
+}

@@ -1,0 +1,200 @@
+/**
+ * HTTP exchanges to OpenTelemetry: a SERVER or CLIENT span per request with the
+ * stable HTTP semantic conventions, and the duration and body-size histograms,
+ * each request recorded on its own.
+ *
+ * Timing (the one definition): a span starts at the enter of the syscall that
+ * carried the request's first byte and ends at the exit of the syscall that
+ * carried the response's last byte (or when the request was given up on).
+ */
+import type { Attributes } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import type { Connection } from '../conn/connection';
+import type { HttpMessage } from '../protocols/http1';
+import type { HttpExchange, HttpSink, SpanIds } from '../protocols/http1-session';
+import type { Role } from '../protocols/types';
+import { WallClock, hrDuration } from './clock';
+import { IdGenerator, parseTraceparent } from './ids';
+import type { LocalLinker } from './linker';
+import type { MetricStore, Histogram } from './metric-store';
+import type { ProcessResources } from './resources';
+import type { RouteTemplater } from './routes';
+import { targetPath } from './routes';
+import { KindlingSpan } from './span';
+import { VERSION } from '../version';
+
+/** Semantic-conventions duration buckets (seconds), 5 ms to 10 s. */
+export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
+/** Body sizes in bytes. */
+export const SIZE_BUCKETS = [0, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216];
+
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH', 'QUERY']);
+
+export interface SpanSink {
+  push(span: KindlingSpan): void;
+}
+
+export interface HttpTelemetryDeps {
+  spans: SpanSink;
+  metrics: MetricStore;
+  resources: ProcessResources;
+  routes: RouteTemplater;
+  linker: LocalLinker;
+  clock: WallClock;
+  ids?: IdGenerator;
+}
+
+interface Instruments {
+  serverDuration: Histogram;
+  clientDuration: Histogram;
+  serverRequestSize: Histogram;
+  serverResponseSize: Histogram;
+  clientRequestSize: Histogram;
+  clientResponseSize: Histogram;
+}
+
+function requestLine(m: HttpMessage): string {
+  return `${m.method ?? ''} ${m.target ?? ''}`;
+}
+
+/** host and port from a Host header value ("example.com:8080", "[::1]:80") */
+export function splitHost(host: string | undefined): { address?: string; port?: number } {
+  if (!host) return {};
+  const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(host.trim());
+  if (!m || !m[1]) return {};
+  const address = m[1].replace(/^\[|\]$/g, '');
+  return m[2] ? { address, port: Number(m[2]) } : { address };
+}
+
+export class HttpTelemetry implements HttpSink {
+  readonly #d: HttpTelemetryDeps;
+  readonly #ids: IdGenerator;
+  readonly #i: Instruments;
+  readonly #scope = { name: 'kindling', version: VERSION.kindling };
+  spans = 0;
+
+  constructor(deps: HttpTelemetryDeps) {
+    this.#d = deps;
+    this.#ids = deps.ids ?? new IdGenerator();
+    const m = deps.metrics;
+    const size = (name: string, what: string): Histogram => m.histogram(name, { unit: 'By', description: `Size of HTTP ${what} bodies.`, boundaries: SIZE_BUCKETS });
+    this.#i = {
+      serverDuration: m.histogram('http.server.request.duration', { unit: 's', description: 'Duration of HTTP server requests.', boundaries: DURATION_BUCKETS }),
+      clientDuration: m.histogram('http.client.request.duration', { unit: 's', description: 'Duration of HTTP client requests.', boundaries: DURATION_BUCKETS }),
+      serverRequestSize: size('http.server.request.body.size', 'server request'),
+      serverResponseSize: size('http.server.response.body.size', 'server response'),
+      clientRequestSize: size('http.client.request.body.size', 'client request'),
+      clientResponseSize: size('http.client.response.body.size', 'client response'),
+    };
+  }
+
+  onRequest(role: Role, conn: Connection, request: HttpMessage): SpanIds {
+    const tp = parseTraceparent(request.headers.traceparent);
+    const spanId = this.#ids.spanId();
+    if (tp) {
+      const ids: SpanIds = {
+        traceId: tp.traceId,
+        spanId,
+        parent: { ...tp, remote: true, ...(request.headers.tracestate ? { traceState: request.headers.tracestate } : {}) },
+      };
+      if (role === 'client') this.#d.linker.registerClient(conn.local, conn.remote, requestLine(request), { traceId: ids.traceId, spanId, traceFlags: tp.traceFlags });
+      return ids;
+    }
+    if (role === 'client') {
+      const ids = { traceId: this.#ids.traceId(), spanId };
+      this.#d.linker.registerClient(conn.local, conn.remote, requestLine(request), { ...ids, traceFlags: 1 });
+      return ids;
+    }
+    const client = this.#d.linker.findClient(conn.local, conn.remote, requestLine(request));
+    if (client) return { traceId: client.traceId, spanId, parent: { ...client, remote: false } };
+    return { traceId: this.#ids.traceId(), spanId };
+  }
+
+  onExchange(ex: HttpExchange): void {
+    const req = ex.request;
+    let ids = ex.ids;
+    if (ex.role === 'server' && !ids.parent) {
+      // the client's request event may have arrived after the server's: try once more
+      const client = this.#d.linker.findClient(ex.conn.local, ex.conn.remote, requestLine(req));
+      if (client) ids = { traceId: client.traceId, spanId: ids.spanId, parent: { ...client, remote: false } };
+    }
+    if (ex.role === 'client') this.#d.linker.unregisterClient(ex.conn.local, ex.conn.remote, ids.spanId);
+
+    const res = this.#d.resources.forProcess(ex.conn.pid, ex.conn.comm);
+    const service = String(res.resource.attributes['service.name'] ?? ex.conn.comm);
+    const rawMethod = req.method ?? '_OTHER';
+    const method = KNOWN_METHODS.has(rawMethod) ? rawMethod : '_OTHER';
+    const status = ex.response?.status;
+    const version = ex.response?.version ?? req.version;
+    const path = targetPath(req.target ?? '/');
+    const host = splitHost(req.headers.host);
+    const server = ex.role === 'server';
+    const errorType = ex.failure ?? (status !== undefined && status >= (server ? 500 : 400) ? String(status) : undefined);
+
+    const attrs: Attributes = { 'http.request.method': method };
+    if (method !== rawMethod) attrs['http.request.method_original'] = rawMethod;
+    if (status !== undefined) attrs['http.response.status_code'] = status;
+    attrs['url.scheme'] = 'http';
+    attrs['network.protocol.version'] = version;
+    attrs['network.peer.address'] = ex.conn.remote.addr;
+    attrs['network.peer.port'] = ex.conn.remote.port;
+    let route: string | undefined;
+    let serverAddress: string;
+    let serverPort: number;
+    if (server) {
+      route = this.#d.routes.route(service, req.target ?? '/');
+      serverAddress = host.address ?? ex.conn.local.addr;
+      serverPort = host.port ?? ex.conn.local.port;
+      attrs['http.route'] = route;
+      attrs['url.path'] = path;
+      attrs['client.address'] = ex.conn.remote.addr;
+      attrs['client.port'] = ex.conn.remote.port;
+    } else {
+      serverAddress = host.address ?? ex.conn.remote.addr;
+      serverPort = ex.conn.remote.port;
+      const authority = serverAddress.includes(':') ? `[${serverAddress}]` : serverAddress;
+      attrs['url.full'] = `http://${authority}${serverPort === 80 ? '' : `:${serverPort}`}${path}`;
+    }
+    attrs['server.address'] = serverAddress;
+    attrs['server.port'] = serverPort;
+    if (req.headers.userAgent) attrs['user_agent.original'] = req.headers.userAgent;
+    if (req.bodySize !== undefined) attrs['http.request.body.size'] = req.bodySize;
+    if (ex.response?.bodySize !== undefined) attrs['http.response.body.size'] = ex.response.bodySize;
+    if (errorType) attrs['error.type'] = errorType;
+    attrs['thread.id'] = ex.requestTid;
+
+    const clock = this.#d.clock;
+    this.#d.spans.push(
+      new KindlingSpan({
+        name: server ? `${method} ${route}` : method,
+        kind: server ? SpanKind.SERVER : SpanKind.CLIENT,
+        traceId: ids.traceId,
+        spanId: ids.spanId,
+        ...(ids.parent ? { parent: ids.parent } : {}),
+        startTime: clock.toHrTime(ex.startNs),
+        endTime: clock.toHrTime(ex.endNs),
+        duration: hrDuration(ex.startNs, ex.endNs),
+        status: errorType ? { code: SpanStatusCode.ERROR, ...(ex.failure ? { message: `no response: ${ex.failure}` } : {}) } : { code: SpanStatusCode.UNSET },
+        attributes: attrs,
+        resource: res.resource,
+        scope: this.#scope,
+      }),
+    );
+    this.spans++;
+
+    // metrics: the semconv attribute sets (no per-request values like ports of clients or paths)
+    const m: Attributes = { 'http.request.method': method };
+    if (status !== undefined) m['http.response.status_code'] = status;
+    if (route !== undefined) m['http.route'] = route;
+    m['url.scheme'] = 'http';
+    m['network.protocol.version'] = version;
+    m['server.address'] = serverAddress;
+    m['server.port'] = serverPort;
+    if (errorType) m['error.type'] = errorType;
+    const seconds = Math.max(0, ex.endNs - ex.startNs) / 1e9;
+    const i = this.#i;
+    (server ? i.serverDuration : i.clientDuration).record(res, m, seconds);
+    if (req.bodySize !== undefined) (server ? i.serverRequestSize : i.clientRequestSize).record(res, m, req.bodySize);
+    if (ex.response?.bodySize !== undefined) (server ? i.serverResponseSize : i.clientResponseSize).record(res, m, ex.response.bodySize);
+  }
+}
