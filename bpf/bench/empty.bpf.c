@@ -31,3 +31,9 @@ EMPTY_PAIR(close)
 
 SEC("tracepoint/sock/inet_sock_set_state")
 int kd_inet_sock_set_state(void *ctx) { return 0; }
+
+SEC("tracepoint/sched/sched_process_exec")
+int kd_process_exec(void *ctx) { return 0; }
+
+SEC("tracepoint/sched/sched_process_exit")
+int kd_process_exit(void *ctx) { return 0; }

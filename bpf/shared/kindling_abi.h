@@ -17,7 +17,7 @@
 #include <linux/types.h>
 #endif
 
-#define KD_ABI_VERSION 1
+#define KD_ABI_VERSION 2
 
 /* payload prefix limits: the runtime cap is a power of two <= KD_PAYLOAD_MAX */
 #define KD_PAYLOAD_MAX 4096
@@ -31,6 +31,7 @@ enum kd_kind {
 	KD_KIND_SOCK_DATA = 1,  /* a read/write-family syscall on a TCP/UDP socket */
 	KD_KIND_SOCK_CONN = 2,  /* connect, accept, accept4 or close of a TCP/UDP socket */
 	KD_KIND_SOCK_STATE = 3, /* sock:inet_sock_set_state */
+	KD_KIND_PROC = 4,       /* sched:sched_process_exec / sched_process_exit: identity caches refresh */
 };
 
 /* the syscall (or hook) a record came from; also indexes the counters */
@@ -51,7 +52,9 @@ enum kd_hook {
 	KD_HOOK_ACCEPT4 = 13,
 	KD_HOOK_CLOSE = 14,
 	KD_HOOK_INET_SOCK_SET_STATE = 15,
-	KD_HOOK_COUNT = 16,
+	KD_HOOK_PROCESS_EXEC = 16,
+	KD_HOOK_PROCESS_EXIT = 17,
+	KD_HOOK_COUNT = 18,
 };
 
 enum kd_direction {
@@ -171,6 +174,24 @@ struct kd_sock_state_event {
 	char comm[16];
 };
 
+/* KD_KIND_PROC: a process replaced its image (exec) or ended (exit of its last thread) */
+enum kd_proc_what {
+	KD_PROC_EXEC = 1,
+	KD_PROC_EXIT = 2,
+};
+
+struct kd_proc_event {
+	__u16 kind;
+	__u16 size;
+	__u16 what;           /* enum kd_proc_what */
+	__u16 _pad0;
+	__u32 pid;            /* tgid */
+	__u32 ppid;           /* the parent's tgid */
+	__u64 ts_ns;
+	__u64 cgroup_id;
+	char comm[16];
+};
+
 #ifdef __cplusplus
 #define KD_STATIC_ASSERT static_assert
 #else
@@ -180,10 +201,12 @@ struct kd_sock_state_event {
 #define KD_SOCK_EVENT_SIZE 152
 #define KD_SCHED_SNAPSHOT_SIZE 128
 #define KD_SOCK_STATE_EVENT_SIZE 104
+#define KD_PROC_EVENT_SIZE 48
 
 KD_STATIC_ASSERT(sizeof(struct kd_sock_event) == KD_SOCK_EVENT_SIZE, "kd_sock_event size");
 KD_STATIC_ASSERT(sizeof(struct kd_sched_snapshot) == KD_SCHED_SNAPSHOT_SIZE, "kd_sched_snapshot size");
 KD_STATIC_ASSERT(sizeof(struct kd_sock_state_event) == KD_SOCK_STATE_EVENT_SIZE, "kd_sock_state_event size");
+KD_STATIC_ASSERT(sizeof(struct kd_proc_event) == KD_PROC_EVENT_SIZE, "kd_proc_event size");
 KD_STATIC_ASSERT((KD_PAYLOAD_MAX & (KD_PAYLOAD_MAX - 1)) == 0, "KD_PAYLOAD_MAX is a power of two");
 
 /* per-CPU counters: one element, summed by user space */

@@ -82,15 +82,31 @@ static void sock_state_event(void)
 	printf("}},\n");
 }
 
+static void proc_event(void)
+{
+	int first = 1;
+
+	printf("  \"kd_proc_event\": {\"size\": %zu, \"fields\": {", sizeof(struct kd_proc_event));
+	FIELD(struct kd_proc_event, kind);
+	FIELD(struct kd_proc_event, size);
+	FIELD(struct kd_proc_event, what);
+	FIELD(struct kd_proc_event, pid);
+	FIELD(struct kd_proc_event, ppid);
+	FIELD(struct kd_proc_event, ts_ns);
+	FIELD(struct kd_proc_event, cgroup_id);
+	FIELD(struct kd_proc_event, comm);
+	printf("}},\n");
+}
+
 static void constants(void)
 {
 	printf("  \"constants\": {\"KD_ABI_VERSION\": %d, \"KD_PAYLOAD_MAX\": %d, \"KD_PAYLOAD_DEFAULT\": %d, "
 	       "\"KD_MAX_IOV\": %d, \"KD_MAX_MMSG\": %d, \"KD_HOOK_COUNT\": %d, \"KD_CNT_COUNT\": %d, "
 	       "\"KD_OFF_COUNT\": %d, \"KD_KIND_SOCK_DATA\": %d, \"KD_KIND_SOCK_CONN\": %d, "
-	       "\"KD_KIND_SOCK_STATE\": %d, \"KD_FLAG_SCHED\": %d}\n",
+	       "\"KD_KIND_SOCK_STATE\": %d, \"KD_KIND_PROC\": %d, \"KD_FLAG_SCHED\": %d}\n",
 	       KD_ABI_VERSION, KD_PAYLOAD_MAX, KD_PAYLOAD_DEFAULT, KD_MAX_IOV, KD_MAX_MMSG, KD_HOOK_COUNT,
 	       KD_CNT_COUNT, KD_OFF_COUNT, KD_KIND_SOCK_DATA, KD_KIND_SOCK_CONN, KD_KIND_SOCK_STATE,
-	       KD_FLAG_SCHED);
+	       KD_KIND_PROC, KD_FLAG_SCHED);
 }
 
 #define ENUM(name) printf("%s\"%s\": %d", first ? "" : ", ", #name, (int)(name)), first = 0
@@ -116,6 +132,8 @@ static void enums(void)
 	ENUM(KD_HOOK_ACCEPT4);
 	ENUM(KD_HOOK_CLOSE);
 	ENUM(KD_HOOK_INET_SOCK_SET_STATE);
+	ENUM(KD_HOOK_PROCESS_EXEC);
+	ENUM(KD_HOOK_PROCESS_EXIT);
 	printf("},\n  \"counters\": {");
 	first = 1;
 	ENUM(KD_CNT_EMITTED);
@@ -157,6 +175,7 @@ int main(void)
 	sock_event();
 	sched_snapshot();
 	sock_state_event();
+	proc_event();
 	enums();
 	constants();
 	printf("}\n");

@@ -33,7 +33,9 @@ import { WallClock } from './telemetry/clock';
 import { HttpTelemetry } from './telemetry/http-telemetry';
 import { LocalLinker } from './telemetry/linker';
 import { MetricStore } from './telemetry/metric-store';
-import { ProcessResources } from './telemetry/resources';
+import { Identity } from './metadata/identity';
+import { Conntrack } from './metadata/conntrack';
+import type { KubernetesIdentity } from './metadata/types';
 import { RouteTemplater } from './telemetry/routes';
 import { SelfTelemetry } from './telemetry/self';
 import { VERSION } from './version';
@@ -47,6 +49,8 @@ export interface AgentOptions {
   metricExporters?: PushMetricExporter[];
   /** where startup lines go (default stderr) */
   log?: (line: string) => void;
+  /** a Kubernetes identity source (tests), or null for none; default: from the configuration */
+  kubernetes?: KubernetesIdentity | null;
 }
 
 export class Agent {
@@ -61,6 +65,8 @@ export class Agent {
   readonly self: SelfTelemetry;
   readonly metricLoop: MetricExportLoop;
   readonly clock = new WallClock();
+  readonly identity: Identity;
+  readonly kubernetes: KubernetesIdentity | undefined;
   prometheus: PrometheusServer | undefined;
   readonly #log: (line: string) => void;
   #expiryTimer: NodeJS.Timeout | undefined;
@@ -76,19 +82,29 @@ export class Agent {
         ringBytes: config.capture.ringBytes,
         ...(config.capture.pid !== undefined ? { pid: config.capture.pid } : {}),
       });
+    this.kubernetes = o.kubernetes === null ? undefined : (o.kubernetes ?? this.#kubernetes());
+    this.identity = new Identity({
+      hostName: os.hostname(),
+      extra: config.resource.attributes,
+      commandArgs: config.identity.commandArgs,
+      ...(this.kubernetes ? { kubernetes: this.kubernetes } : {}),
+      conntrack: new Conntrack(),
+    });
     this.metrics = new MetricStore({ maxSeriesPerMetric: config.metrics.maxSeriesPerMetric, maxResources: config.metrics.maxResources, scope: { name: 'kindling', version: VERSION.kindling } });
     this.spans = new SpanBatcher({ exporters: o.spanExporters ?? this.#spanExporters(), ...config.traces.batch });
     this.routes = new RouteTemplater({ maxRoutesPerService: config.http.routes.maxPerService, overflowRoute: config.http.routes.overflowRoute, templating: config.http.routes.templating });
     this.http = new HttpTelemetry({
       spans: this.spans,
       metrics: this.metrics,
-      resources: new ProcessResources({ hostName: os.hostname(), extra: config.resource.attributes }),
+      resources: this.identity,
       routes: this.routes,
       linker: new LocalLinker(),
       clock: this.clock,
     });
     this.pipeline = new Pipeline({
       capacity: config.connections.max,
+      onProc: (ev) => this.identity.onProc(ev),
+      onConnection: (conn) => void this.identity.resourceFor(conn.pid, conn.comm, conn.cgroupId),
       detectors: [
         http1Detector({
           sink: this.http,
@@ -106,6 +122,13 @@ export class Agent {
       timeoutMs: config.otlp.timeoutMs,
       beforeCollect: () => this.refreshSelf(),
     });
+  }
+
+  /** Kubernetes identity when configured or discoverable (in-cluster, kubeconfig); none otherwise. */
+  #kubernetes(): KubernetesIdentity | undefined {
+    const k = this.config.kubernetes;
+    if (k.mode === 'off') return undefined;
+    return undefined;
   }
 
   #spanExporters(): SpanExporter[] {
@@ -143,9 +166,12 @@ export class Agent {
           this.refreshSelf();
           return this.metrics.collect();
         },
+        promote: c.prometheus.resourceLabels,
       });
     }
     this.metricLoop.start();
+    await this.kubernetes?.start();
+    this.#log(this.identity.report());
     const report = await this.source.start((b) => this.pipeline.push(b.events));
     this.#expiryTimer = setInterval(() => {
       this.clock.maybeResync();
@@ -200,6 +226,7 @@ export class Agent {
   async stop(): Promise<void> {
     clearInterval(this.#expiryTimer);
     await this.source.stop();
+    await this.kubernetes?.stop();
     await this.spans.shutdown();
     await this.metricLoop.shutdown();
     await this.prometheus?.close();

@@ -72,6 +72,11 @@ export function coerce(source: Source, where: string, leaf: Leaf, raw: unknown):
       });
       return items;
     }
+    case 'strings': {
+      const items = Array.isArray(raw) ? raw : typeof raw === 'string' ? raw.split(',').map((x) => x.trim()).filter(Boolean) : undefined;
+      if (!items || items.some((x) => typeof x !== 'string' || x === '')) return fail(source, where, `expected a list of names, got ${JSON.stringify(raw)}`);
+      return items;
+    }
     case 'map': {
       if (fromEnv) return parseKeyValues(source, raw as string);
       if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return fail(source, where, `expected a map of key: value, got ${JSON.stringify(raw)}`);
@@ -202,6 +207,9 @@ export function loadConfig(o: LoadOptions = {}): KindlingConfig {
   fromEnv('OTEL_BSP_EXPORT_TIMEOUT', 'traces.batch.export_timeout_ms');
   fromEnv('OTEL_EXPORTER_PROMETHEUS_HOST', 'prometheus.host');
   fromEnv('OTEL_EXPORTER_PROMETHEUS_PORT', 'prometheus.port');
+  fromEnv('KINDLING_KUBERNETES', 'kubernetes.mode');
+  fromEnv('KUBERNETES_NODE_NAME', 'kubernetes.node_name');
+  fromEnv('KINDLING_K8S_CLUSTER_NAME', 'kubernetes.cluster_name');
   const resourceAttrs = env['OTEL_RESOURCE_ATTRIBUTES'];
   const c = cfg as unknown as KindlingConfig;
   if (resourceAttrs) c.resource.attributes = { ...c.resource.attributes, ...parseKeyValues('OTEL_RESOURCE_ATTRIBUTES', resourceAttrs) };

@@ -30,7 +30,9 @@ export interface KindlingConfig {
     metricsHeaders: Record<string, string>;
     timeoutMs: number;
   };
-  prometheus: { host: string; port: number };
+  prometheus: { host: string; port: number; resourceLabels: string[] };
+  identity: { commandArgs: boolean };
+  kubernetes: { mode: 'auto' | 'on' | 'off'; kubeconfig: string | undefined; nodeName: string | undefined; clusterName: string | undefined; deletedPodGraceMs: number };
   selfService: string;
 }
 
@@ -41,6 +43,7 @@ export type Leaf =
   | { kind: 'url' }
   | { kind: 'oneOf'; values: readonly string[] }
   | { kind: 'list'; values: readonly string[] }
+  | { kind: 'strings' }
   | { kind: 'map' };
 
 /** YAML path -> where it lands in KindlingConfig and how it is checked */
@@ -72,6 +75,13 @@ export const FIELDS: Record<string, { to: string; leaf: Leaf }> = {
   'otlp.timeout_ms': { to: 'otlp.timeoutMs', leaf: { kind: 'int', min: 1, max: 600_000 } },
   'prometheus.host': { to: 'prometheus.host', leaf: { kind: 'string' } },
   'prometheus.port': { to: 'prometheus.port', leaf: { kind: 'int', min: 0, max: 65535 } },
+  'prometheus.resource_labels': { to: 'prometheus.resourceLabels', leaf: { kind: 'strings' } },
+  'identity.command_args': { to: 'identity.commandArgs', leaf: { kind: 'bool' } },
+  'kubernetes.mode': { to: 'kubernetes.mode', leaf: { kind: 'oneOf', values: ['auto', 'on', 'off'] } },
+  'kubernetes.kubeconfig': { to: 'kubernetes.kubeconfig', leaf: { kind: 'string' } },
+  'kubernetes.node_name': { to: 'kubernetes.nodeName', leaf: { kind: 'string' } },
+  'kubernetes.cluster_name': { to: 'kubernetes.clusterName', leaf: { kind: 'string' } },
+  'kubernetes.deleted_pod_grace_ms': { to: 'kubernetes.deletedPodGraceMs', leaf: { kind: 'int', min: 0, max: 86_400_000 } },
 };
 
 /** Shorthands the file accepts besides the leaves above (expanded by the loader). */
@@ -86,7 +96,9 @@ export function defaults(): KindlingConfig {
     traces: { exporters: [], batch: { maxQueueSize: 8192, maxBatchSize: 512, scheduleDelayMs: 1000, exportTimeoutMs: 30_000 } },
     metrics: { exporters: [], exportIntervalMs: 60_000, maxSeriesPerMetric: 2000, maxResources: 4096 },
     otlp: { tracesEndpoint: undefined, metricsEndpoint: undefined, metricsProtocol: 'http/protobuf', tracesHeaders: {}, metricsHeaders: {}, timeoutMs: 10_000 },
-    prometheus: { host: '0.0.0.0', port: 9464 },
+    prometheus: { host: '0.0.0.0', port: 9464, resourceLabels: [] },
+    identity: { commandArgs: false },
+    kubernetes: { mode: 'auto', kubeconfig: undefined, nodeName: undefined, clusterName: undefined, deletedPodGraceMs: 60_000 },
     selfService: 'kindling',
   };
 }

@@ -7,7 +7,9 @@
  * Each field is [offset, size] in bytes.
  */
 
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
+/** recordings made with these ABI versions decode with this one (kinds were only added since) */
+export const READABLE_ABI_VERSIONS: readonly number[] = [1, 2];
 export const PAYLOAD_MAX = 4096;
 export const PAYLOAD_DEFAULT = 512;
 export const MAX_IOV = 16;
@@ -17,6 +19,7 @@ export const Kind = {
   SockData: 1,
   SockConn: 2,
   SockState: 3,
+  Proc: 4,
 } as const;
 
 export const SOCK_EVENT_SIZE = 152;
@@ -80,6 +83,21 @@ export const SOCK_STATE_EVENT = {
   comm: [88, 16],
 } as const;
 
+export const PROC_EVENT_SIZE = 48;
+export const PROC_EVENT = {
+  kind: [0, 2],
+  size: [2, 2],
+  what: [4, 2],
+  pid: [8, 4],
+  ppid: [12, 4],
+  ts_ns: [16, 8],
+  cgroup_id: [24, 8],
+  comm: [32, 16],
+} as const;
+
+/** enum kd_proc_what */
+export const ProcWhat = { Exec: 1, Exit: 2 } as const;
+
 /** enum kd_hook: index = value */
 export const HOOK_NAMES = [
   'none',
@@ -98,6 +116,8 @@ export const HOOK_NAMES = [
   'accept4',
   'close',
   'inet_sock_set_state',
+  'process_exec',
+  'process_exit',
 ] as const;
 export type HookName = (typeof HOOK_NAMES)[number];
 export const HOOK_COUNT = HOOK_NAMES.length;

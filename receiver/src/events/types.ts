@@ -17,6 +17,8 @@ import {
   HOOK_NAMES,
   Kind,
   OFFCPU_CAUSES,
+  PROC_EVENT,
+  ProcWhat,
   SCHED_SNAPSHOT,
   SCHED_SNAPSHOT_SIZE,
   SOCK_EVENT,
@@ -263,4 +265,38 @@ export class SockStateEvent {
   }
 }
 
-export type KindlingEvent = SockEvent | SockStateEvent;
+/** A process replaced its image (exec) or ended (exit of its last thread). */
+export class ProcEvent {
+  readonly kind: typeof Kind.Proc = Kind.Proc;
+  readonly what: number;
+  readonly pid: number;
+  readonly ppid: number;
+  readonly tsNs: number;
+  readonly cgroupId: number;
+  readonly #bytes: Uint8Array;
+  readonly #at: number;
+
+  constructor(bytes: Uint8Array, dv: DataView, at: number) {
+    this.#bytes = bytes;
+    this.#at = at;
+    this.what = dv.getUint16(at + PROC_EVENT.what[0], true);
+    this.pid = dv.getUint32(at + PROC_EVENT.pid[0], true);
+    this.ppid = dv.getUint32(at + PROC_EVENT.ppid[0], true);
+    this.tsNs = u64(dv, at + PROC_EVENT.ts_ns[0]);
+    this.cgroupId = u64(dv, at + PROC_EVENT.cgroup_id[0]);
+  }
+
+  get exec(): boolean {
+    return this.what === ProcWhat.Exec;
+  }
+
+  get comm(): string {
+    return cString(this.#bytes, this.#at + PROC_EVENT.comm[0], PROC_EVENT.comm[1]);
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { type: this.exec ? 'exec' : 'exit', pid: this.pid, ppid: this.ppid, comm: this.comm, tsNs: this.tsNs, cgroupId: this.cgroupId };
+  }
+}
+
+export type KindlingEvent = SockEvent | SockStateEvent | ProcEvent;

@@ -71,8 +71,12 @@ function jobInstance(rm: ResourceMetrics): { job: string; instance: string } {
   return { job: ns ? `${String(ns)}/${name}` : name, instance: String(a['service.instance.id'] ?? '') };
 }
 
-/** Text exposition of every resource's metrics, plus target_info per resource. */
-export function toPrometheusText(resources: ResourceMetrics[]): string {
+/**
+ * Text exposition of every resource's metrics, plus target_info per resource.
+ * `promote` names resource attributes to copy onto every series of their
+ * resource as labels (k8s.namespace.name -> k8s_namespace_name).
+ */
+export function toPrometheusText(resources: ResourceMetrics[], promote: readonly string[] = []): string {
   const families = new Map<string, { type: string; help: string; lines: string[] }>();
   const family = (name: string, type: string, help: string): string[] => {
     let f = families.get(name);
@@ -83,12 +87,16 @@ export function toPrometheusText(resources: ResourceMetrics[]): string {
     return f.lines;
   };
   for (const rm of resources) {
-    const ji = jobInstance(rm);
+    const ji: Record<string, string> = { ...jobInstance(rm) };
+    for (const name of promote) {
+      const v = rm.resource.attributes[name];
+      if (v !== undefined) ji[labelName(name)] = String(v);
+    }
     const info: Attributes = {};
     for (const [k, v] of Object.entries(rm.resource.attributes)) {
       if (k !== 'service.name' && k !== 'service.namespace' && k !== 'service.instance.id' && v !== undefined) info[k] = v;
     }
-    family('target_info', 'gauge', 'Target metadata').push(`target_info${labels(info, ji)} 1`);
+    family('target_info', 'gauge', 'Target metadata').push(`target_info${labels(info, jobInstance(rm))} 1`);
     for (const sm of rm.scopeMetrics) {
       for (const m of sm.metrics) {
         const name = metricName(m);
@@ -128,7 +136,7 @@ export interface PrometheusServer {
 }
 
 /** Serve GET /metrics; `collect` runs per scrape. */
-export function servePrometheus(o: { host: string; port: number; collect: () => ResourceMetrics[] }): Promise<PrometheusServer> {
+export function servePrometheus(o: { host: string; port: number; collect: () => ResourceMetrics[]; promote?: readonly string[] }): Promise<PrometheusServer> {
   let scrapes = 0;
   const server = http.createServer((req, res) => {
     if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
@@ -137,7 +145,7 @@ export function servePrometheus(o: { host: string; port: number; collect: () => 
     }
     let body: string;
     try {
-      body = toPrometheusText(o.collect());
+      body = toPrometheusText(o.collect(), o.promote);
     } catch (e) {
       res.writeHead(500, { 'content-type': 'text/plain' }).end(`collection failed: ${(e as Error).message}\n`);
       return;

@@ -101,7 +101,7 @@ export class SpanBatcher {
       this.stats.retries++;
       const wait = Math.min(backoff, 8000) * (0.5 + Math.random() / 2);
       if (this.#closed || Date.now() + wait >= deadline) break;
-      await new Promise((r) => setTimeout(r, wait).unref());
+      await new Promise((r) => setTimeout(r, wait));
       backoff *= 2;
     }
     this.stats.failed[i] = (this.stats.failed[i] ?? 0) + batch.length;

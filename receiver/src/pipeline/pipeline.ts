@@ -10,7 +10,7 @@
  *   setInterval(() => p.expire(monotonicNow()), 1000);
  */
 import { Kind } from '../events/abi';
-import { SockEvent } from '../events/types';
+import { ProcEvent, SockEvent } from '../events/types';
 import type { KindlingEvent } from '../events/types';
 import { ConnectionTable } from '../conn/table';
 import type { Connection } from '../conn/connection';
@@ -23,6 +23,10 @@ const DETECT_ATTEMPTS = 8;
 export interface PipelineOptions {
   capacity: number;
   detectors: readonly Detector[];
+  /** process exec/exit events (identity caches follow them) */
+  onProc?: (ev: ProcEvent) => void;
+  /** a connection was first seen: resolve who owns it while the process is surely alive */
+  onConnection?: (conn: Connection) => void;
 }
 
 export interface PipelineStats {
@@ -40,6 +44,8 @@ const EINPROGRESS = -115;
 export class Pipeline {
   readonly table: ConnectionTable;
   readonly #detectors: readonly Detector[];
+  readonly #onProc: ((ev: ProcEvent) => void) | undefined;
+  readonly #onConnection: ((conn: Connection) => void) | undefined;
   #events = 0;
   #data = 0;
   #undetected = 0;
@@ -50,11 +56,25 @@ export class Pipeline {
   constructor(options: PipelineOptions) {
     this.table = new ConnectionTable({ capacity: options.capacity });
     this.#detectors = options.detectors;
+    this.#onProc = options.onProc;
+    this.#onConnection = options.onConnection;
+  }
+
+  #open(ev: SockEvent): Connection {
+    const existing = this.table.get(ev.sockId);
+    if (existing) return existing;
+    const conn = this.table.open(ev);
+    this.#onConnection?.(conn);
+    return conn;
   }
 
   push(events: readonly KindlingEvent[]): void {
     for (const ev of events) {
       this.#events++;
+      if (ev instanceof ProcEvent) {
+        this.#onProc?.(ev);
+        continue;
+      }
       if (!(ev instanceof SockEvent)) continue; // TCP state changes: used by later stages
       if (ev.exitNs > this.latestNs) this.latestNs = ev.exitNs;
       if (ev.kind === Kind.SockConn) this.#onConn(ev);
@@ -65,11 +85,11 @@ export class Pipeline {
   #onConn(ev: SockEvent): void {
     switch (ev.hookName) {
       case 'connect':
-        if (ev.ret === 0 || ev.ret === EINPROGRESS) (this.table.get(ev.sockId) ?? this.table.open(ev)).setRole('client', 'connect');
+        if (ev.ret === 0 || ev.ret === EINPROGRESS) this.#open(ev).setRole('client', 'connect');
         break;
       case 'accept':
       case 'accept4':
-        if (ev.ret >= 0) this.table.open(ev).setRole('server', 'accept');
+        if (ev.ret >= 0) this.#open(ev).setRole('server', 'accept');
         break;
       case 'close':
         this.table.close(ev.sockId, ev.exitNs);
@@ -82,7 +102,7 @@ export class Pipeline {
   #onData(ev: SockEvent): void {
     this.#data++;
     if (ev.protocol !== 6) return; // HTTP rides TCP; UDP protocols come later
-    const conn = this.table.get(ev.sockId) ?? this.table.open(ev);
+    const conn = this.#open(ev);
     conn.touch(ev);
     if (!conn.session && !this.#detect(conn, ev)) {
       this.#undetected++;

@@ -164,7 +164,11 @@ export class Http1Session implements ProtocolSession {
   }
 
   onClose(conn: Connection, atNs: number, reason: 'closed' | 'evicted'): void {
-    if (!this.#upgraded) this.#handle(conn, conn.tid, this.#responses.end(atNs), false);
+    if (!this.#upgraded) {
+      // a request cut short by the close still counts (truncated), then fails below
+      this.#handle(conn, conn.tid, this.#requests.end(atNs), true);
+      this.#handle(conn, conn.tid, this.#responses.end(atNs), false);
+    }
     for (const p of this.#pending.drain()) this.#fail(conn, p, reason === 'closed' ? 'connection_closed' : 'evicted', atNs);
   }
 

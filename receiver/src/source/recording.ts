@@ -17,7 +17,7 @@
  */
 import * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
-import { ABI_VERSION } from '../events/abi';
+import { ABI_VERSION, READABLE_ABI_VERSIONS } from '../events/abi';
 import { checkRecord, align8 } from '../events/decode';
 import { KindlingError } from '../errors';
 
@@ -133,7 +133,7 @@ export class RecordingReader {
       const version = pre.readUInt32LE(8);
       if (version !== FORMAT_VERSION) throw corrupt(file, 8, `unknown file format version ${version}`);
       this.abiVersion = pre.readUInt32LE(12);
-      if (this.abiVersion !== ABI_VERSION) {
+      if (!READABLE_ABI_VERSIONS.includes(this.abiVersion)) {
         throw new KindlingError('KINDLING_ERR_CAPTURE_ABI', `capture file ${file} uses event ABI ${this.abiVersion}; this build reads ABI ${ABI_VERSION}`);
       }
       const hlen = pre.readUInt32LE(16);

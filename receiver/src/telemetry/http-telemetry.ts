@@ -3,6 +3,11 @@
  * stable HTTP semantic conventions, and the duration and body-size histograms,
  * each request recorded on its own.
  *
+ * Parents: a request carrying a W3C traceparent puts its span into that trace
+ * as a child of the header's span; without one, a SERVER span whose client is
+ * on this node becomes the child of that CLIENT span. (When both apply, the
+ * header wins: the client span and the server span are then siblings under it.)
+ *
  * Timing (the one definition): a span starts at the enter of the syscall that
  * carried the request's first byte and ends at the exit of the syscall that
  * carried the response's last byte (or when the request was given up on).
@@ -17,7 +22,7 @@ import { WallClock, hrDuration } from './clock';
 import { IdGenerator, parseTraceparent } from './ids';
 import type { LocalLinker } from './linker';
 import type { MetricStore, Histogram } from './metric-store';
-import type { ProcessResources } from './resources';
+import type { ResourceResolver } from './resources';
 import type { RouteTemplater } from './routes';
 import { targetPath } from './routes';
 import { KindlingSpan } from './span';
@@ -37,7 +42,7 @@ export interface SpanSink {
 export interface HttpTelemetryDeps {
   spans: SpanSink;
   metrics: MetricStore;
-  resources: ProcessResources;
+  resources: ResourceResolver;
   routes: RouteTemplater;
   linker: LocalLinker;
   clock: WallClock;
@@ -120,7 +125,7 @@ export class HttpTelemetry implements HttpSink {
     }
     if (ex.role === 'client') this.#d.linker.unregisterClient(ex.conn.local, ex.conn.remote, ids.spanId);
 
-    const res = this.#d.resources.forProcess(ex.conn.pid, ex.conn.comm);
+    const res = this.#d.resources.resourceFor(ex.conn.pid, ex.conn.comm, ex.conn.cgroupId);
     const service = String(res.resource.attributes['service.name'] ?? ex.conn.comm);
     const rawMethod = req.method ?? '_OTHER';
     const method = KNOWN_METHODS.has(rawMethod) ? rawMethod : '_OTHER';
@@ -162,6 +167,7 @@ export class HttpTelemetry implements HttpSink {
     if (ex.response?.bodySize !== undefined) attrs['http.response.body.size'] = ex.response.bodySize;
     if (errorType) attrs['error.type'] = errorType;
     attrs['thread.id'] = ex.requestTid;
+    Object.assign(attrs, this.#d.resources.peerAttributes(ex.conn.local, ex.conn.remote));
 
     const clock = this.#d.clock;
     this.#d.spans.push(

@@ -82,7 +82,7 @@ test('replay prints JSON lines with the payload in base64', async () => {
 kernelTest('check as root: every hook attached, exit 0', async () => {
   const r = await kindling(['check']);
   assert.equal(r.code, 0, r.stdout + r.stderr);
-  for (const hook of ['read', 'write', 'readv', 'writev', 'sendto', 'recvfrom', 'sendmsg', 'recvmsg', 'sendmmsg', 'recvmmsg', 'connect', 'accept', 'accept4', 'close', 'inet_sock_set_state']) {
+  for (const hook of ['read', 'write', 'readv', 'writev', 'sendto', 'recvfrom', 'sendmsg', 'recvmsg', 'sendmmsg', 'recvmmsg', 'connect', 'accept', 'accept4', 'close', 'inet_sock_set_state', 'process_exec', 'process_exit']) {
     assert.match(r.stdout, new RegExp(`^  ${hook}\\s+attached`, 'm'), hook);
   }
   assert.match(r.stdout, /BTF\s+ok/);
@@ -162,7 +162,7 @@ kernelTest('capture shows both sides of curl against a local server, with the ri
     assert.match(r.stderr, /lost: 0/);
 
     // the recording replays to the same lines (the wall-clock rendering aside)
-    const replay = await kindling(['capture', '--replay', record, '--json']);
+    const replay = await kindling(['capture', '--replay', record, '--json', '--port', String(port)]);
     assert.equal(replay.code, 0, replay.stderr);
     const strip = (s: string): unknown[] => s.split('\n').filter(Boolean).map((l) => ({ ...(JSON.parse(l) as object), time: undefined }));
     assert.deepEqual(strip(replay.stdout), strip(r.stdout));

@@ -19,6 +19,7 @@ const mirrors = [
   ['kd_sock_event', abi.SOCK_EVENT, abi.SOCK_EVENT_SIZE],
   ['kd_sched_snapshot', abi.SCHED_SNAPSHOT, abi.SCHED_SNAPSHOT_SIZE],
   ['kd_sock_state_event', abi.SOCK_STATE_EVENT, abi.SOCK_STATE_EVENT_SIZE],
+  ['kd_proc_event', abi.PROC_EVENT, abi.PROC_EVENT_SIZE],
 ] as const;
 
 for (const [struct, fields, size] of mirrors) {
@@ -46,6 +47,7 @@ test('constants match the C header', () => {
   assert.equal(abi.Kind.SockData, k['KD_KIND_SOCK_DATA']);
   assert.equal(abi.Kind.SockConn, k['KD_KIND_SOCK_CONN']);
   assert.equal(abi.Kind.SockState, k['KD_KIND_SOCK_STATE']);
+  assert.equal(abi.Kind.Proc, k['KD_KIND_PROC']);
   assert.equal(abi.Flag.Sched, k['KD_FLAG_SCHED']);
 });
 

@@ -10,8 +10,9 @@ const sock = net.connect(Number(port), '127.0.0.1', () => {
 let got = '';
 sock.on('data', (d) => {
   got += d.toString('latin1');
+  // every response is complete once the last one's body (JSON or a final chunk) has arrived
   const responses = got.split('HTTP/1.1 ').length - 1;
-  if (responses >= paths.length && /\}$/.test(got)) sock.end();
+  if (responses >= paths.length && (/\}$/.test(got) || /\r\n0\r\n\r\n$/.test(got))) sock.end();
 });
 sock.on('close', () => {
   process.stdout.write(got);

@@ -148,7 +148,8 @@ kernelTest('when the kernel refuses the default object, the compat object loads 
   try {
     assert.equal(opened.object, artifacts.bpfCompatObject());
     assert.match(opened.fallback ?? '', /cannot open BPF object .*broken\.bpf\.o/);
-    assert.equal(opened.programs.filter((p) => p.loaded).length, 29);
+    assert.equal(opened.programs.filter((p) => p.loaded).length, opened.programs.length);
+    assert.ok(opened.programs.length >= 29);
   } finally {
     opened.probe.close();
   }
