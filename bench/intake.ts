@@ -103,6 +103,7 @@ async function record(a: IntakeArgs): Promise<Recording> {
 /** A few fields of each event folded into a number, so decoding cannot be optimised away. */
 function touch(ev: KindlingEvent): number {
   if (ev.kind === Kind.SockState) return ev.newState + ev.localPort;
+  if (ev.kind === Kind.Proc) return ev.pid;
   return ev.len + ev.fd + ev.localPort + (ev.exitNs - ev.enterNs);
 }
 
