@@ -35,6 +35,7 @@ import { LocalLinker } from './telemetry/linker';
 import { MetricStore } from './telemetry/metric-store';
 import { Identity } from './metadata/identity';
 import { Conntrack } from './metadata/conntrack';
+import { NOT_FOUND, createKubernetesIdentity, findKubeconfig, isInCluster } from './metadata/kubernetes';
 import type { KubernetesIdentity } from './metadata/types';
 import { RouteTemplater } from './telemetry/routes';
 import { SelfTelemetry } from './telemetry/self';
@@ -87,7 +88,7 @@ export class Agent {
       hostName: os.hostname(),
       extra: config.resource.attributes,
       commandArgs: config.identity.commandArgs,
-      ...(this.kubernetes ? { kubernetes: this.kubernetes } : {}),
+      ...(this.kubernetes ? { kubernetes: this.kubernetes } : { kubernetesStatus: config.kubernetes.mode === 'off' ? 'kubernetes: off (configured)' : NOT_FOUND }),
       conntrack: new Conntrack(),
     });
     this.metrics = new MetricStore({ maxSeriesPerMetric: config.metrics.maxSeriesPerMetric, maxResources: config.metrics.maxResources, scope: { name: 'kindling', version: VERSION.kindling } });
@@ -128,7 +129,14 @@ export class Agent {
   #kubernetes(): KubernetesIdentity | undefined {
     const k = this.config.kubernetes;
     if (k.mode === 'off') return undefined;
-    return undefined;
+    if (k.mode === 'auto' && !k.kubeconfig && !isInCluster() && !findKubeconfig()) return undefined;
+    return createKubernetesIdentity({
+      ...(k.kubeconfig ? { kubeconfig: k.kubeconfig } : {}),
+      ...(k.nodeName ? { nodeName: k.nodeName } : {}),
+      ...(k.clusterName ? { clusterName: k.clusterName } : {}),
+      deletedPodGraceMs: k.deletedPodGraceMs,
+      log: this.#log,
+    });
   }
 
   #spanExporters(): SpanExporter[] {

@@ -30,6 +30,8 @@ export interface IdentityOptions {
   /** put every argument in process.command_args (off by default: arguments can hold secrets) */
   commandArgs?: boolean;
   kubernetes?: KubernetesIdentity;
+  /** what to report when there is no Kubernetes source (why not) */
+  kubernetesStatus?: string;
   conntrack?: Conntrack;
   /** a DNS name learned for an address (from DNS answers) */
   names?: (ip: string) => string | undefined;
@@ -61,7 +63,7 @@ export class Identity {
 
   /** What identity sources exist here, for the one startup line. */
   report(): string {
-    const k8s = this.#o.kubernetes?.status() ?? 'kubernetes: off';
+    const k8s = this.#o.kubernetes?.status() ?? this.#o.kubernetesStatus ?? 'kubernetes: off';
     return `identity: process (/proc), containers (${cgroupLayout()}), ${k8s}, ${this.#o.conntrack?.status() ?? 'conntrack: off'}`;
   }
 

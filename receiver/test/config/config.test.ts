@@ -115,3 +115,15 @@ test('the example configuration in otel-config/ loads', () => {
   assert.equal(c.otlp.metricsEndpoint, 'http://localhost:4318/v1/metrics');
   assert.equal(c.resource.attributes['deployment.environment.name'], 'demo');
 });
+
+test('identity, Kubernetes and Prometheus label settings', () => {
+  const f = yamlFile('identity:\n  command_args: true\nkubernetes:\n  mode: off\n  cluster_name: prod\nprometheus:\n  resource_labels: [k8s.namespace.name, k8s.pod.name]\n');
+  const c = loadConfig({ file: f, env: { KUBERNETES_NODE_NAME: 'worker-9' } });
+  assert.equal(c.identity.commandArgs, true);
+  assert.equal(c.kubernetes.mode, 'off');
+  assert.equal(c.kubernetes.clusterName, 'prod');
+  assert.equal(c.kubernetes.nodeName, 'worker-9');
+  assert.deepEqual(c.prometheus.resourceLabels, ['k8s.namespace.name', 'k8s.pod.name']);
+  rejects(() => loadConfig({ file: yamlFile('kubernetes:\n  mode: maybe\n') }), /kubernetes\.mode: expected one of auto, on, off/);
+  rejects(() => loadConfig({ file: yamlFile('prometheus:\n  resource_labels: [1]\n') }), /prometheus\.resource_labels: expected a list of names/);
+});

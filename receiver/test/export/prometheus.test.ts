@@ -44,3 +44,13 @@ test('the endpoint serves /metrics and 404s elsewhere', async () => {
     await server.close();
   }
 });
+
+test('configured resource attributes are promoted to labels on every series of their resource', () => {
+  const s = new MetricStore();
+  const res = { key: 'p', resource: resourceFromAttributes({ 'service.name': 'cart', 'service.instance.id': 'i', 'k8s.namespace.name': 'shop', 'k8s.pod.name': 'cart-1' }) };
+  s.counter('kindling.requests', { unit: '{request}' }).add(res, { protocol: 'http' }, 2);
+  const text = toPrometheusText(s.collect(), ['k8s.namespace.name', 'k8s.pod.name', 'absent.attribute']);
+  assert.match(text, /^kindling_requests_total\{protocol="http",job="cart",instance="i",k8s_namespace_name="shop",k8s_pod_name="cart-1"\} 2$/m);
+  assert.match(text, /^target_info\{k8s_namespace_name="shop",k8s_pod_name="cart-1",job="cart",instance="i"\} 1$/m, 'target_info keeps them as before');
+  assert.doesNotMatch(toPrometheusText(s.collect()), /kindling_requests_total\{[^}]*k8s_pod_name/, 'not promoted unless configured');
+});
