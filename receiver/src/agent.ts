@@ -27,6 +27,11 @@ import { SpanBatcher } from './export/span-batcher';
 import { Pipeline } from './pipeline/pipeline';
 import type { HttpSessionStats } from './protocols/http1-session';
 import { http1Detector } from './protocols/registry';
+import { DEFAULT_PROTOCOLS } from './protocols/index';
+import { emptyStats } from './protocols/context';
+import type { ProtocolFactory, ProtocolStats } from './protocols/context';
+import { DbTelemetry } from './telemetry/db-telemetry';
+import { DnsNames } from './telemetry/names';
 import { EbpfSource } from './source/ebpf-source';
 import type { EventSource, StartReport } from './source/event-source';
 import { WallClock } from './telemetry/clock';
@@ -52,6 +57,8 @@ export interface AgentOptions {
   log?: (line: string) => void;
   /** a Kubernetes identity source (tests), or null for none; default: from the configuration */
   kubernetes?: KubernetesIdentity | null;
+  /** the protocols to parse besides HTTP/1 (default: DEFAULT_PROTOCOLS) */
+  protocols?: ProtocolFactory[];
 }
 
 export class Agent {
@@ -61,7 +68,11 @@ export class Agent {
   readonly metrics: MetricStore;
   readonly spans: SpanBatcher;
   readonly http: HttpTelemetry;
-  readonly httpStats: HttpSessionStats = { requests: 0, exchanges: 0, parseErrors: 0, unmatchedResponses: 0, expired: 0 };
+  readonly httpStats: HttpSessionStats = emptyStats();
+  /** counters per protocol, HTTP included ("http", "redis", ...) */
+  readonly protocolStats = new Map<string, ProtocolStats>();
+  readonly names = new DnsNames();
+  readonly db: DbTelemetry;
   readonly routes: RouteTemplater;
   readonly self: SelfTelemetry;
   readonly metricLoop: MetricExportLoop;
@@ -90,6 +101,7 @@ export class Agent {
       commandArgs: config.identity.commandArgs,
       ...(this.kubernetes ? { kubernetes: this.kubernetes } : { kubernetesStatus: config.kubernetes.mode === 'off' ? 'kubernetes: off (configured)' : NOT_FOUND }),
       conntrack: new Conntrack(),
+      names: (ip) => this.names.lookup(ip),
     });
     this.metrics = new MetricStore({ maxSeriesPerMetric: config.metrics.maxSeriesPerMetric, maxResources: config.metrics.maxResources, scope: { name: 'kindling', version: VERSION.kindling } });
     this.spans = new SpanBatcher({ exporters: o.spanExporters ?? this.#spanExporters(), ...config.traces.batch });
@@ -102,6 +114,23 @@ export class Agent {
       linker: new LocalLinker(),
       clock: this.clock,
     });
+    this.protocolStats.set('http', this.httpStats);
+    this.db = new DbTelemetry({ spans: this.spans, metrics: this.metrics, resources: this.identity, names: this.names, clock: this.clock });
+    const ctx = {
+      db: this.db,
+      names: this.names,
+      stats: (protocol: string): ProtocolStats => {
+        let s = this.protocolStats.get(protocol);
+        if (!s) {
+          s = emptyStats();
+          this.protocolStats.set(protocol, s);
+        }
+        return s;
+      },
+      timeoutNs: config.http.requestTimeoutMs * 1e6,
+      maxPending: config.http.maxPendingPerConnection,
+      fingerprint: config.db.fingerprint,
+    };
     this.pipeline = new Pipeline({
       capacity: config.connections.max,
       onProc: (ev) => this.identity.onProc(ev),
@@ -113,6 +142,7 @@ export class Agent {
           timeoutNs: config.http.requestTimeoutMs * 1e6,
           maxPending: config.http.maxPendingPerConnection,
         }),
+        ...(o.protocols ?? DEFAULT_PROTOCOLS).map((f) => f(ctx)),
       ],
     });
     this.self = new SelfTelemetry(this.metrics, config.selfService, config.resource.attributes);
@@ -212,7 +242,7 @@ export class Agent {
       ringSizeBytes: src.ring.size,
       connections: p.connections,
       connectionEvictions: p.connectionEvictions,
-      protocols: { http: { ...this.httpStats } },
+      protocols: Object.fromEntries([...this.protocolStats].map(([k, v]) => [k, { ...v }])),
       spansExported: Math.max(0, ...b.exported),
       spansExportFailed: Math.max(0, ...b.failed),
       spansDropped: b.dropped,

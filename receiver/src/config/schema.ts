@@ -32,6 +32,7 @@ export interface KindlingConfig {
   };
   prometheus: { host: string; port: number; resourceLabels: string[] };
   identity: { commandArgs: boolean };
+  db: { fingerprint: boolean };
   kubernetes: { mode: 'auto' | 'on' | 'off'; kubeconfig: string | undefined; nodeName: string | undefined; clusterName: string | undefined; deletedPodGraceMs: number };
   selfService: string;
 }
@@ -77,6 +78,7 @@ export const FIELDS: Record<string, { to: string; leaf: Leaf }> = {
   'prometheus.port': { to: 'prometheus.port', leaf: { kind: 'int', min: 0, max: 65535 } },
   'prometheus.resource_labels': { to: 'prometheus.resourceLabels', leaf: { kind: 'strings' } },
   'identity.command_args': { to: 'identity.commandArgs', leaf: { kind: 'bool' } },
+  'db.fingerprint': { to: 'db.fingerprint', leaf: { kind: 'bool' } },
   'kubernetes.mode': { to: 'kubernetes.mode', leaf: { kind: 'oneOf', values: ['auto', 'on', 'off'] } },
   'kubernetes.kubeconfig': { to: 'kubernetes.kubeconfig', leaf: { kind: 'string' } },
   'kubernetes.node_name': { to: 'kubernetes.nodeName', leaf: { kind: 'string' } },
@@ -98,6 +100,7 @@ export function defaults(): KindlingConfig {
     otlp: { tracesEndpoint: undefined, metricsEndpoint: undefined, metricsProtocol: 'http/protobuf', tracesHeaders: {}, metricsHeaders: {}, timeoutMs: 10_000 },
     prometheus: { host: '0.0.0.0', port: 9464, resourceLabels: [] },
     identity: { commandArgs: false },
+    db: { fingerprint: true },
     kubernetes: { mode: 'auto', kubeconfig: undefined, nodeName: undefined, clusterName: undefined, deletedPodGraceMs: 60_000 },
     selfService: 'kindling',
   };

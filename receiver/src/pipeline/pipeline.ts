@@ -101,7 +101,6 @@ export class Pipeline {
 
   #onData(ev: SockEvent): void {
     this.#data++;
-    if (ev.protocol !== 6) return; // HTTP rides TCP; UDP protocols come later
     const conn = this.#open(ev);
     conn.touch(ev);
     if (!conn.session && !this.#detect(conn, ev)) {
@@ -113,7 +112,11 @@ export class Pipeline {
 
   #detect(conn: Connection, ev: SockEvent): boolean {
     if (conn.undetected >= DETECT_ATTEMPTS || ev.payloadLen === 0) return false;
-    const found = detect(this.#detectors, ev.direction === 1 ? 'egress' : 'ingress', ev.payload);
+    const found = detect(this.#detectors, ev.direction === 1 ? 'egress' : 'ingress', ev.payload, {
+      transport: ev.protocol === 17 ? 'udp' : 'tcp',
+      localPort: ev.localPort,
+      remotePort: ev.remotePort,
+    });
     if (!found) {
       conn.undetected++;
       return false;

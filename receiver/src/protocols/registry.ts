@@ -15,10 +15,19 @@ export interface Detection {
   role: Role;
 }
 
+/** Where the first bytes were seen. */
+export interface DetectContext {
+  transport: 'tcp' | 'udp';
+  localPort: number;
+  remotePort: number;
+}
+
 export interface Detector {
   protocol: string;
-  /** does this protocol start with these bytes, sent in this direction? */
-  detect(direction: Direction, data: Uint8Array): Role | undefined;
+  /** which transports the protocol runs on (default tcp) */
+  transports?: readonly ('tcp' | 'udp')[];
+  /** does this protocol start with these bytes, sent in this direction? The role they imply, if so. */
+  detect(direction: Direction, data: Uint8Array, where: DetectContext): Role | undefined;
   create(role: Role, conn: Connection): ProtocolSession;
 }
 
@@ -37,9 +46,10 @@ export function http1Detector(deps: HttpSessionDeps): Detector {
   };
 }
 
-export function detect(detectors: readonly Detector[], direction: Direction, data: Uint8Array): (Detection & { detector: Detector }) | undefined {
+export function detect(detectors: readonly Detector[], direction: Direction, data: Uint8Array, where: DetectContext): (Detection & { detector: Detector }) | undefined {
   for (const d of detectors) {
-    const role = d.detect(direction, data);
+    if (!(d.transports ?? ['tcp']).includes(where.transport)) continue;
+    const role = d.detect(direction, data, where);
     if (role) return { protocol: d.protocol, role, detector: d };
   }
   return undefined;

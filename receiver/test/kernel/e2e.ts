@@ -13,6 +13,7 @@
  *     assertCount(got.server, 1, 'server spans');
  *   });
  */
+import type { ProtocolFactory } from '../../src/protocols/context';
 import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -63,9 +64,15 @@ export interface LiveAgent {
 }
 
 /** A live agent exporting spans to memory, no metric exporters; stopped by the cleanup stack. */
-export async function startAgent(c: Cleanup, env: Record<string, string> = {}): Promise<LiveAgent> {
+export async function startAgent(c: Cleanup, env: Record<string, string> = {}, protocols?: ProtocolFactory[]): Promise<LiveAgent> {
   const mem = new MemorySpanExporter();
-  const agent = new Agent(loadConfig({ env: { OTEL_METRICS_EXPORTER: 'none', ...env } }), { spanExporters: [mem], metricExporters: [], log: () => undefined });
+  const agent = new Agent(loadConfig({ env: { OTEL_METRICS_EXPORTER: 'none', ...env } }), {
+    spanExporters: [mem],
+    metricExporters: [],
+    log: () => undefined,
+    kubernetes: null,
+    ...(protocols ? { protocols } : {}),
+  });
   c.defer(() => agent.stop());
   await agent.start();
   return { agent, mem };
