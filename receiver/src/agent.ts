@@ -32,6 +32,7 @@ import { emptyStats } from './protocols/context';
 import type { ProtocolFactory, ProtocolStats } from './protocols/context';
 import { DbTelemetry } from './telemetry/db-telemetry';
 import { DnsNames } from './telemetry/names';
+import { DnsTelemetry } from './telemetry/dns-telemetry';
 import { EbpfSource } from './source/ebpf-source';
 import type { EventSource, StartReport } from './source/event-source';
 import { WallClock } from './telemetry/clock';
@@ -73,6 +74,7 @@ export class Agent {
   readonly protocolStats = new Map<string, ProtocolStats>();
   readonly names = new DnsNames();
   readonly db: DbTelemetry;
+  readonly dns: DnsTelemetry;
   readonly routes: RouteTemplater;
   readonly self: SelfTelemetry;
   readonly metricLoop: MetricExportLoop;
@@ -116,8 +118,10 @@ export class Agent {
     });
     this.protocolStats.set('http', this.httpStats);
     this.db = new DbTelemetry({ spans: this.spans, metrics: this.metrics, resources: this.identity, names: this.names, clock: this.clock });
+    this.dns = new DnsTelemetry({ spans: this.spans, metrics: this.metrics, resources: this.identity, names: this.names, clock: this.clock, nxdomainIsError: config.dns.nxdomainIsError });
     const ctx = {
       db: this.db,
+      dns: this.dns,
       names: this.names,
       stats: (protocol: string): ProtocolStats => {
         let s = this.protocolStats.get(protocol);

@@ -33,6 +33,7 @@ export interface KindlingConfig {
   prometheus: { host: string; port: number; resourceLabels: string[] };
   identity: { commandArgs: boolean };
   db: { fingerprint: boolean };
+  dns: { nxdomainIsError: boolean };
   kubernetes: { mode: 'auto' | 'on' | 'off'; kubeconfig: string | undefined; nodeName: string | undefined; clusterName: string | undefined; deletedPodGraceMs: number };
   selfService: string;
 }
@@ -79,6 +80,7 @@ export const FIELDS: Record<string, { to: string; leaf: Leaf }> = {
   'prometheus.resource_labels': { to: 'prometheus.resourceLabels', leaf: { kind: 'strings' } },
   'identity.command_args': { to: 'identity.commandArgs', leaf: { kind: 'bool' } },
   'db.fingerprint': { to: 'db.fingerprint', leaf: { kind: 'bool' } },
+  'dns.nxdomain_is_error': { to: 'dns.nxdomainIsError', leaf: { kind: 'bool' } },
   'kubernetes.mode': { to: 'kubernetes.mode', leaf: { kind: 'oneOf', values: ['auto', 'on', 'off'] } },
   'kubernetes.kubeconfig': { to: 'kubernetes.kubeconfig', leaf: { kind: 'string' } },
   'kubernetes.node_name': { to: 'kubernetes.nodeName', leaf: { kind: 'string' } },
@@ -101,6 +103,7 @@ export function defaults(): KindlingConfig {
     prometheus: { host: '0.0.0.0', port: 9464, resourceLabels: [] },
     identity: { commandArgs: false },
     db: { fingerprint: true },
+    dns: { nxdomainIsError: false },
     kubernetes: { mode: 'auto', kubeconfig: undefined, nodeName: undefined, clusterName: undefined, deletedPodGraceMs: 60_000 },
     selfService: 'kindling',
   };

@@ -58,6 +58,30 @@ export interface ProtocolStats {
   expired: number;
 }
 
+/** One DNS question and its answer (or its failure), for DNS telemetry. */
+export interface DnsLookupRecord {
+  role: Role;
+  /** the datagram's (or TCP connection's) two ends, as seen by this process */
+  conn: ConnInfo;
+  transport: 'udp' | 'tcp';
+  id: number;
+  questionName: string;
+  /** A, AAAA, CNAME, MX, TXT, SRV, PTR, ... (TYPE<n> when unknown) */
+  questionType: string;
+  /** NOERROR, NXDOMAIN, SERVFAIL, REFUSED, ... (RCODE<n> when unknown); absent without a response */
+  rcode?: string;
+  answers: { name: string; type: string; ttl: number; data: string }[];
+  failure?: 'timeout' | 'connection_closed' | 'evicted';
+  startNs: number;
+  endNs: number;
+  requestTid: number;
+  responseTid?: number;
+}
+
+export interface DnsSink {
+  onLookup(record: DnsLookupRecord): void;
+}
+
 /** An address a DNS answer gave a name to: later connections use it as server.address. */
 export interface NameSink {
   learn(address: string, name: string, ttlSeconds: number): void;
@@ -65,6 +89,7 @@ export interface NameSink {
 
 export interface ProtocolContext {
   db: DbSink;
+  dns: DnsSink;
   names: NameSink;
   /** the counters of one protocol, by name ("redis", "postgresql", ...) */
   stats(protocol: string): ProtocolStats;
