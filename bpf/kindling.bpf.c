@@ -14,8 +14,10 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_tracing.h>
 #include "shared/kindling_abi.h"
 #include "shared/map_sizing.h"
+#include "sched_types.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -49,6 +51,8 @@ const volatile __u32 filter_tgid = 0;
 const volatile __u16 filter_port = 0;
 const volatile __u32 payload_cap = KD_PAYLOAD_DEFAULT;
 const volatile __u64 wakeup_bytes = KD_RINGBUF_BYTES / 4;
+/* trace profiling: scheduler accounting and a counter snapshot in every data record */
+const volatile bool profiling = false;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -62,11 +66,14 @@ struct {
 	__type(value, struct kd_counters);
 } counters SEC(".maps");
 
-/* a record is assembled here: header, then payload (room for an unaligned copy) */
+/* a record is assembled here: header, [scheduler snapshot,] payload (room for an unaligned copy) */
 struct scratch {
 	struct kd_sock_event ev;
-	__u8 payload[2 * KD_PAYLOAD_MAX];
+	__u8 tail[KD_SCHED_SNAPSHOT_SIZE + 2 * KD_PAYLOAD_MAX];
 };
+
+/* where the payload starts in the record: after the snapshot when profiling */
+#define PAYLOAD_BASE (profiling ? KD_SCHED_SNAPSHOT_SIZE : 0)
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -98,6 +105,9 @@ struct stash {
 	__u16 family;
 	__u16 sock_type;
 	__u16 protocol;
+	/* trace profiling: this thread's scheduler accounting, and its counters at the last ingress enter */
+	struct sched_track track;
+	struct kd_sched_snapshot enter_snap;
 };
 
 struct {
@@ -317,7 +327,7 @@ static __always_inline long copy_user(struct scratch *sc, __u32 off, __u32 n, __
 	__u64 len = n;
 
 	CLAMP_UMAX(len, KD_PAYLOAD_MAX);
-	return bpf_probe_read_user(&sc->payload[o], len, (void *)src);
+	return bpf_probe_read_user(&sc->tail[PAYLOAD_BASE + o], len, (void *)src);
 }
 
 /* gather up to want bytes from an iovec array; returns bytes copied */
@@ -437,7 +447,7 @@ static __always_inline void fill_header(struct kd_sock_event *e, __u16 kind, __u
 
 static __always_inline int emit(struct scratch *sc, __u16 hook)
 {
-	__u32 size = sizeof(sc->ev) + (sc->ev.payload_len & (2 * KD_PAYLOAD_MAX - 1));
+	__u32 size = sizeof(sc->ev) + PAYLOAD_BASE + (sc->ev.payload_len & (2 * KD_PAYLOAD_MAX - 1));
 
 	if (size > sizeof(*sc))
 		return 0;
@@ -453,6 +463,8 @@ static __always_inline int emit(struct scratch *sc, __u16 hook)
 		count(hook, KD_CNT_IOV_TRUNCATED, 1);
 	return 0;
 }
+
+#include "sched.bpf.h"
 
 /* ---- enter: filter, then stash ---- */
 
@@ -478,6 +490,12 @@ static __always_inline int on_enter(__u16 hook, int fd, __u64 buf, __u64 count_a
 		return 0;
 	}
 	st->enter_ns = bpf_ktime_get_ns();
+	if (profiling) {
+		track_start(&st->track, st->enter_ns);
+		/* a request's span starts at this enter: its breakdown starts here too */
+		if (is_ingress(hook))
+			sched_snapshot(&st->enter_snap, &st->track, st->enter_ns);
+	}
 	st->buf = buf;
 	st->addr = addr;
 	st->sk = (__u64)ref.sk;
@@ -539,6 +557,16 @@ static __always_inline void data_header(struct scratch *sc, __u16 hook, struct s
 	fill_header(&sc->ev, KD_KIND_SOCK_DATA, hook, st, task, pid_tgid, ret);
 	sc->ev.direction = is_ingress(hook) ? KD_DIR_INGRESS : KD_DIR_EGRESS;
 	fill_sock_addrs(&sc->ev, (struct sock *)st->sk);
+	if (profiling) {
+		struct kd_sched_snapshot *snap = (struct kd_sched_snapshot *)sc->tail;
+
+		/* ingress: as of the enter (a span starts there); egress: as of the exit (it ends there) */
+		if (is_ingress(hook))
+			__builtin_memcpy(snap, &st->enter_snap, sizeof(*snap));
+		else
+			sched_snapshot(snap, &st->track, sc->ev.exit_ns);
+		sc->ev.flags |= KD_FLAG_SCHED;
+	}
 }
 
 static __always_inline int on_exit_data(__u16 hook, long ret)

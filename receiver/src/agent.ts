@@ -25,6 +25,7 @@ import { servePrometheus } from './export/prometheus';
 import type { PrometheusServer } from './export/prometheus';
 import { SpanBatcher } from './export/span-batcher';
 import { Pipeline } from './pipeline/pipeline';
+import type { SockEvent } from './events/types';
 import type { HttpSessionStats } from './protocols/http1-session';
 import { http1Detector } from './protocols/registry';
 import { DEFAULT_PROTOCOLS } from './protocols/index';
@@ -45,6 +46,7 @@ import { NOT_FOUND, createKubernetesIdentity, findKubeconfig, isInCluster } from
 import type { KubernetesIdentity } from './metadata/types';
 import { RouteTemplater } from './telemetry/routes';
 import { SelfTelemetry } from './telemetry/self';
+import { Profiler } from './telemetry/profile';
 import { VERSION } from './version';
 
 export interface AgentOptions {
@@ -75,6 +77,7 @@ export class Agent {
   readonly names = new DnsNames();
   readonly db: DbTelemetry;
   readonly dns: DnsTelemetry;
+  readonly profiler: Profiler | undefined;
   readonly routes: RouteTemplater;
   readonly self: SelfTelemetry;
   readonly metricLoop: MetricExportLoop;
@@ -95,7 +98,9 @@ export class Agent {
         payloadBytes: config.capture.payloadBytes,
         ringBytes: config.capture.ringBytes,
         ...(config.capture.pid !== undefined ? { pid: config.capture.pid } : {}),
+        profiling: config.profiling.enabled,
       });
+    this.profiler = config.profiling.enabled ? new Profiler() : undefined;
     this.kubernetes = o.kubernetes === null ? undefined : (o.kubernetes ?? this.#kubernetes());
     this.identity = new Identity({
       hostName: os.hostname(),
@@ -115,6 +120,7 @@ export class Agent {
       routes: this.routes,
       linker: new LocalLinker(),
       clock: this.clock,
+      ...(this.profiler ? { profiler: this.profiler } : {}),
     });
     this.protocolStats.set('http', this.httpStats);
     this.db = new DbTelemetry({ spans: this.spans, metrics: this.metrics, resources: this.identity, names: this.names, clock: this.clock });
@@ -139,6 +145,7 @@ export class Agent {
       capacity: config.connections.max,
       onProc: (ev) => this.identity.onProc(ev),
       onConnection: (conn) => void this.identity.resourceFor(conn.pid, conn.comm, conn.cgroupId),
+      ...(this.profiler ? { onData: (ev: SockEvent) => this.profiler?.index.note(ev) } : {}),
       detectors: [
         http1Detector({
           sink: this.http,

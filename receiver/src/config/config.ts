@@ -208,6 +208,7 @@ export function loadConfig(o: LoadOptions = {}): KindlingConfig {
   fromEnv('OTEL_EXPORTER_PROMETHEUS_HOST', 'prometheus.host');
   fromEnv('OTEL_EXPORTER_PROMETHEUS_PORT', 'prometheus.port');
   fromEnv('KINDLING_KUBERNETES', 'kubernetes.mode');
+  fromEnv('KINDLING_PROFILING', 'profiling.enabled');
   fromEnv('KUBERNETES_NODE_NAME', 'kubernetes.node_name');
   fromEnv('KINDLING_K8S_CLUSTER_NAME', 'kubernetes.cluster_name');
   const resourceAttrs = env['OTEL_RESOURCE_ATTRIBUTES'];

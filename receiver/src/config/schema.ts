@@ -34,6 +34,7 @@ export interface KindlingConfig {
   identity: { commandArgs: boolean };
   db: { fingerprint: boolean };
   dns: { nxdomainIsError: boolean };
+  profiling: { enabled: boolean };
   kubernetes: { mode: 'auto' | 'on' | 'off'; kubeconfig: string | undefined; nodeName: string | undefined; clusterName: string | undefined; deletedPodGraceMs: number };
   selfService: string;
 }
@@ -81,6 +82,7 @@ export const FIELDS: Record<string, { to: string; leaf: Leaf }> = {
   'identity.command_args': { to: 'identity.commandArgs', leaf: { kind: 'bool' } },
   'db.fingerprint': { to: 'db.fingerprint', leaf: { kind: 'bool' } },
   'dns.nxdomain_is_error': { to: 'dns.nxdomainIsError', leaf: { kind: 'bool' } },
+  'profiling.enabled': { to: 'profiling.enabled', leaf: { kind: 'bool' } },
   'kubernetes.mode': { to: 'kubernetes.mode', leaf: { kind: 'oneOf', values: ['auto', 'on', 'off'] } },
   'kubernetes.kubeconfig': { to: 'kubernetes.kubeconfig', leaf: { kind: 'string' } },
   'kubernetes.node_name': { to: 'kubernetes.nodeName', leaf: { kind: 'string' } },
@@ -104,6 +106,7 @@ export function defaults(): KindlingConfig {
     identity: { commandArgs: false },
     db: { fingerprint: true },
     dns: { nxdomainIsError: false },
+    profiling: { enabled: true },
     kubernetes: { mode: 'auto', kubeconfig: undefined, nodeName: undefined, clusterName: undefined, deletedPodGraceMs: 60_000 },
     selfService: 'kindling',
   };

@@ -27,6 +27,8 @@ export interface PipelineOptions {
   onProc?: (ev: ProcEvent) => void;
   /** a connection was first seen: resolve who owns it while the process is surely alive */
   onConnection?: (conn: Connection) => void;
+  /** every data event, before its protocol sees it (trace profiling keeps the scheduler snapshots) */
+  onData?: (ev: SockEvent) => void;
 }
 
 export interface PipelineStats {
@@ -46,6 +48,7 @@ export class Pipeline {
   readonly #detectors: readonly Detector[];
   readonly #onProc: ((ev: ProcEvent) => void) | undefined;
   readonly #onConnection: ((conn: Connection) => void) | undefined;
+  readonly #onData: ((ev: SockEvent) => void) | undefined;
   #events = 0;
   #data = 0;
   #undetected = 0;
@@ -58,6 +61,7 @@ export class Pipeline {
     this.#detectors = options.detectors;
     this.#onProc = options.onProc;
     this.#onConnection = options.onConnection;
+    this.#onData = options.onData;
   }
 
   #open(ev: SockEvent): Connection {
@@ -78,7 +82,7 @@ export class Pipeline {
       if (!(ev instanceof SockEvent)) continue; // TCP state changes: used by later stages
       if (ev.exitNs > this.latestNs) this.latestNs = ev.exitNs;
       if (ev.kind === Kind.SockConn) this.#onConn(ev);
-      else this.#onData(ev);
+      else this.#onDataEvent(ev);
     }
   }
 
@@ -99,8 +103,9 @@ export class Pipeline {
     }
   }
 
-  #onData(ev: SockEvent): void {
+  #onDataEvent(ev: SockEvent): void {
     this.#data++;
+    this.#onData?.(ev);
     const conn = this.#open(ev);
     conn.touch(ev);
     if (!conn.session && !this.#detect(conn, ev)) {

@@ -37,6 +37,8 @@ export interface EbpfSourceOptions {
   objectPath?: string;
   /** capture the agent's own process too (default false) */
   includeSelf?: boolean;
+  /** trace profiling: per-thread scheduler accounting and a counter snapshot in data records (default false; the agent turns it on) */
+  profiling?: boolean;
 }
 
 const isPow2 = (n: number): boolean => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
@@ -70,6 +72,7 @@ function validate(o: EbpfSourceOptions): Required<Omit<EbpfSourceOptions, 'pid' 
     pollMs,
     objectPath: o.objectPath,
     includeSelf: o.includeSelf ?? false,
+    profiling: o.profiling ?? false,
   };
 }
 
@@ -118,6 +121,7 @@ export class EbpfSource implements EventSource {
         filter_port: o.port,
         payload_cap: o.payloadBytes,
         wakeup_bytes: o.wakeupBytes,
+        profiling: o.profiling ? 1 : 0,
       },
     });
     const probe = opened.probe;

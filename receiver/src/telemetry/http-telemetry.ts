@@ -26,6 +26,8 @@ import type { ResourceResolver } from './resources';
 import type { RouteTemplater } from './routes';
 import { targetPath } from './routes';
 import { KindlingSpan } from './span';
+import { profileAttributes } from './profile';
+import type { Profiler } from './profile';
 import { VERSION } from '../version';
 
 /** Semantic-conventions duration buckets (seconds), 5 ms to 10 s. */
@@ -47,6 +49,8 @@ export interface HttpTelemetryDeps {
   linker: LocalLinker;
   clock: WallClock;
   ids?: IdGenerator;
+  /** trace profiling (tier 1): the breakdown of every server span */
+  profiler?: Profiler;
 }
 
 interface Instruments {
@@ -96,6 +100,7 @@ export class HttpTelemetry implements HttpSink {
   onRequest(role: Role, conn: Connection, request: HttpMessage): SpanIds {
     const tp = parseTraceparent(request.headers.traceparent);
     const spanId = this.#ids.spanId();
+    if (role === 'server') this.#d.profiler?.activity.begin(conn.tid, spanId);
     if (tp) {
       const ids: SpanIds = {
         traceId: tp.traceId,
@@ -168,6 +173,15 @@ export class HttpTelemetry implements HttpSink {
     if (errorType) attrs['error.type'] = errorType;
     attrs['thread.id'] = ex.requestTid;
     Object.assign(attrs, this.#d.resources.peerAttributes(ex.conn.local, ex.conn.remote));
+    const profiler = this.#d.profiler;
+    if (profiler) {
+      if (server) {
+        const concurrency = profiler.activity.end(ex.requestTid, ids.spanId);
+        if (ex.response && ex.responseTid !== undefined) Object.assign(attrs, profileAttributes(profiler.breakdown(ex.requestTid, ex.startNs, ex.responseTid, ex.endNs, concurrency)));
+      } else {
+        profiler.activity.client(ex.requestTid, ex.startNs, ex.endNs);
+      }
+    }
 
     const clock = this.#d.clock;
     this.#d.spans.push(

@@ -38,6 +38,23 @@ function liveSubject(options: EbpfSourceOptions = {}): () => Promise<ContractSub
 sourceContract('live eBPF source', liveSubject(), true);
 // the same contract on the object for kernels before 6.2 (helper reads instead of bpf_rdonly_cast)
 sourceContract('live eBPF source, compat object', liveSubject({ objectPath: artifacts.bpfCompatObject() }), true);
+// with trace profiling, every data record also carries the thread's scheduler counters
+sourceContract('live eBPF source, profiling on', liveSubject({ profiling: true }), true);
+
+kernelTest('with profiling, data records carry scheduler snapshots that only grow per thread', async () => {
+  const { manifest, events } = await captureTraffic({ profiling: true });
+  const data = socketEventsOf(events, manifest.pid).filter((e) => e.kind === 1);
+  assert.ok(data.length > 0);
+  const last = new Map<number, number>();
+  for (const e of data.sort((a, b) => a.exitNs - b.exitNs)) {
+    const s = e.sched;
+    assert.ok(s, 'every data record has a snapshot');
+    const total = s.onNs + s.runqNs + Object.values(s.offNs).reduce((a, b) => a + b, 0);
+    assert.ok(total >= (last.get(e.tid) ?? 0), `thread ${e.tid}: counters never go back`);
+    last.set(e.tid, total);
+    assert.equal(s.sliceStartNs, e.direction === 2 ? e.enterNs : e.exitNs, 'taken at enter for reads, exit for writes');
+  }
+});
 
 test('options are validated with precise messages', () => {
   const bad: [object, RegExp][] = [

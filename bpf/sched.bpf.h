@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: GPL-2.0 OR Apache-2.0 */
+/*
+ * Trace profiling, tier 1: per-thread scheduler accounting in the same task
+ * storage as the capture stash, so a thread is tracked from its first socket
+ * syscall (and its new threads from their fork). At every context switch of a
+ * tracked thread: close its on-CPU slice; if it blocked, remember when and
+ * why (the syscall it sleeps in, the fd's file type, in_iowait); at wake-up,
+ * add the blocked time to its cause; at switch-in, add the run-queue wait.
+ * Capture records of tracked threads carry a snapshot of the counters
+ * (KD_FLAG_SCHED): a span's breakdown is the difference of two snapshots.
+ *
+ * Included by kindling.bpf.c; x86_64 syscall numbers.
+ */
+#ifndef KINDLING_SCHED_BPF_H
+#define KINDLING_SCHED_BPF_H
+
+#define S_IFREG 0100000
+#define S_IFBLK 0060000
+#define S_IFIFO 0010000
+
+/* the file type (S_IFMT bits) of a task's fd, 0 when unknown */
+static __always_inline umode_t fd_mode(struct task_struct *task, int fd)
+{
+	struct file *file = NULL;
+	struct fdtable *fdt;
+	struct inode *inode;
+
+	if (fd < 0)
+		return 0;
+	fdt = task->files->fdt;
+	if ((unsigned int)fd >= fdt->max_fds)
+		return 0;
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fdt->fd[fd]) || !file)
+		return 0;
+	file = KD_TYPED(struct file, file);
+	inode = KD_FIELD(file, f_inode);
+	return inode ? (KD_FIELD(inode, i_mode) & S_IFMT) : 0;
+}
+
+/* why a thread that is switching out blocked */
+static __always_inline __u8 offcpu_cause(struct task_struct *prev)
+{
+	struct pt_regs *regs;
+	long nr;
+
+	/* waiting for I/O wherever it happens: page faults and reads of files alike */
+	if (BPF_CORE_READ_BITFIELD(prev, in_iowait))
+		return KD_OFF_DISK;
+	regs = (struct pt_regs *)bpf_task_pt_regs(prev);
+	if (!regs)
+		return KD_OFF_OTHER;
+	nr = BPF_CORE_READ(regs, orig_ax);
+	switch (nr) {
+	case 202: /* futex */
+	case 449: /* futex_waitv */
+		return KD_OFF_LOCK;
+	case 35:  /* nanosleep */
+	case 230: /* clock_nanosleep */
+		return KD_OFF_SLEEP;
+	case 7:   /* poll */
+	case 23:  /* select */
+	case 232: /* epoll_wait */
+	case 270: /* pselect6 */
+	case 271: /* ppoll */
+	case 281: /* epoll_pwait */
+	case 441: /* epoll_pwait2 */
+	case 43:  /* accept */
+	case 288: /* accept4 */
+		return KD_OFF_IDLE;
+	case 74:  /* fsync */
+	case 75:  /* fdatasync */
+	case 277: /* sync_file_range */
+	case 306: /* syncfs */
+		return KD_OFF_DISK;
+	case 42:  /* connect */
+	case 44:  /* sendto */
+	case 45:  /* recvfrom */
+	case 46:  /* sendmsg */
+	case 47:  /* recvmsg */
+	case 299: /* recvmmsg */
+	case 307: /* sendmmsg */
+		return KD_OFF_NET;
+	case 0:   /* read */
+	case 1:   /* write */
+	case 17:  /* pread64 */
+	case 18:  /* pwrite64 */
+	case 19:  /* readv */
+	case 20:  /* writev */
+	case 295: /* preadv */
+	case 296: /* pwritev */ {
+		umode_t mode = fd_mode(prev, (int)BPF_CORE_READ(regs, di));
+
+		if (mode == S_IFSOCK)
+			return KD_OFF_NET;
+		if (mode == S_IFIFO)
+			return KD_OFF_PIPE;
+		if (mode == S_IFREG || mode == S_IFBLK)
+			return KD_OFF_DISK;
+		return KD_OFF_OTHER;
+	}
+	case -1:  /* not in a syscall: a fault, or preempted in the kernel */
+		return KD_OFF_NONSYS;
+	default:
+		return KD_OFF_OTHER;
+	}
+}
+
+/* start tracking a thread (its storage was just created) */
+static __always_inline void track_start(struct sched_track *t, __u64 now)
+{
+	if (t->state != TS_UNTRACKED)
+		return;
+	t->state = TS_RUNNING;
+	t->slice_start = now;
+}
+
+/* the counters as of now, for a thread that is running (it is the one calling) */
+static __always_inline void sched_snapshot(struct kd_sched_snapshot *s, struct sched_track *t, __u64 now)
+{
+	s->on_ns = t->on_ns + (t->state == TS_RUNNING && now > t->slice_start ? now - t->slice_start : 0);
+	s->runq_ns = t->runq_ns;
+	for (int i = 0; i < KD_OFF_COUNT; i++)
+		s->off_ns[i] = t->off_ns[i];
+	s->slice_start_ns = now;
+	s->voluntary = t->voluntary;
+	s->involuntary = t->involuntary;
+	s->reserved[0] = 0;
+	s->reserved[1] = 0;
+	s->reserved[2] = 0;
+	s->reserved[3] = 0;
+}
+
+static __always_inline struct sched_track *tracked(struct task_struct *task)
+{
+	struct stash *st;
+
+	if (bpf_core_field_exists(task->bpf_storage) && !task->bpf_storage)
+		return NULL;
+	st = bpf_task_storage_get(&stash_map, task, 0, 0);
+	if (!st || st->track.state == TS_UNTRACKED)
+		return NULL;
+	return &st->track;
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(kd_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next, unsigned int prev_state)
+{
+	__u64 now;
+	struct sched_track *t;
+
+	if (!profiling)
+		return 0;
+	now = bpf_ktime_get_ns();
+	t = tracked(prev);
+	if (t && t->state == TS_RUNNING) {
+		if (now > t->slice_start)
+			t->on_ns += now - t->slice_start;
+		if (preempt || prev_state == 0 /* TASK_RUNNING: still runnable */) {
+			t->state = TS_RUNNABLE;
+			t->wake_ts = now;
+			t->involuntary++;
+		} else {
+			t->state = TS_BLOCKED;
+			t->off_start = now;
+			t->cause = offcpu_cause(prev);
+			t->voluntary++;
+		}
+	}
+	t = tracked(next);
+	if (t) {
+		if (t->state == TS_BLOCKED) {
+			/* woken without a wake-up event we saw: all of it was blocked time */
+			if (t->cause < KD_OFF_COUNT && now > t->off_start)
+				t->off_ns[t->cause] += now - t->off_start;
+		} else if (t->state == TS_RUNNABLE && now > t->wake_ts) {
+			t->runq_ns += now - t->wake_ts;
+		}
+		t->state = TS_RUNNING;
+		t->slice_start = now;
+	}
+	return 0;
+}
+
+static __always_inline void on_wakeup(struct task_struct *p)
+{
+	struct sched_track *t;
+	__u64 now;
+
+	if (!profiling)
+		return;
+	t = tracked(p);
+	if (!t || t->state != TS_BLOCKED)
+		return;
+	now = bpf_ktime_get_ns();
+	if (t->cause < KD_OFF_COUNT && now > t->off_start)
+		t->off_ns[t->cause] += now - t->off_start;
+	t->state = TS_RUNNABLE;
+	t->wake_ts = now;
+}
+
+SEC("tp_btf/sched_wakeup")
+int BPF_PROG(kd_sched_wakeup, struct task_struct *p)
+{
+	on_wakeup(p);
+	return 0;
+}
+
+SEC("tp_btf/sched_wakeup_new")
+int BPF_PROG(kd_sched_wakeup_new, struct task_struct *p)
+{
+	on_wakeup(p);
+	return 0;
+}
+
+/* new threads of a tracked thread are tracked from birth (created blocked: runnable at wakeup_new) */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(kd_sched_process_fork, struct task_struct *parent, struct task_struct *child)
+{
+	struct stash *st;
+
+	if (!profiling || !tracked(parent))
+		return 0;
+	st = bpf_task_storage_get(&stash_map, child, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!st)
+		return 0;
+	st->track.state = TS_BLOCKED;
+	st->track.cause = KD_OFF_OTHER;
+	st->track.off_start = bpf_ktime_get_ns();
+	return 0;
+}
+
+#endif /* KINDLING_SCHED_BPF_H */

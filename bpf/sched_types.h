@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: GPL-2.0 OR Apache-2.0 */
+/* Per-thread scheduler accounting state (see sched.bpf.h); kept in the task storage stash. */
+#ifndef KINDLING_SCHED_TYPES_H
+#define KINDLING_SCHED_TYPES_H
+
+enum thread_run_state {
+	TS_UNTRACKED = 0,
+	TS_RUNNING = 1,
+	TS_RUNNABLE = 2, /* preempted, or woken: waiting in the run queue since wake_ts */
+	TS_BLOCKED = 3,  /* off CPU since off_start, for `cause` */
+};
+
+struct sched_track {
+	__u64 on_ns;
+	__u64 runq_ns;
+	__u64 off_ns[KD_OFF_COUNT];
+	__u64 slice_start;
+	__u64 off_start;
+	__u64 wake_ts;
+	__u32 voluntary;
+	__u32 involuntary;
+	__u8 state;
+	__u8 cause;
+	__u8 _pad[6];
+};
+
+#endif /* KINDLING_SCHED_TYPES_H */
