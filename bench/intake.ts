@@ -104,6 +104,7 @@ async function record(a: IntakeArgs): Promise<Recording> {
 function touch(ev: KindlingEvent): number {
   if (ev.kind === Kind.SockState) return ev.newState + ev.localPort;
   if (ev.kind === Kind.Proc) return ev.pid;
+  if (ev.kind === Kind.Slice) return ev.endNs - ev.startNs;
   return ev.len + ev.fd + ev.localPort + (ev.exitNs - ev.enterNs);
 }
 

@@ -4,10 +4,14 @@
  */
 import { main as kernelCost } from './kernel-cost';
 import { main as intake } from './intake';
+import { main as pipelineReplay } from './pipeline-replay';
+import { main as httpOverhead } from './http-overhead';
 
 const BENCHES: readonly [string, (argv: string[]) => Promise<void>][] = [
   ['kernel-cost', kernelCost],
   ['intake', intake],
+  ['pipeline-replay', pipelineReplay],
+  ['http-overhead', httpOverhead],
 ];
 
 async function runAll(): Promise<void> {

@@ -53,6 +53,8 @@ const volatile __u32 payload_cap = KD_PAYLOAD_DEFAULT;
 const volatile __u64 wakeup_bytes = KD_RINGBUF_BYTES / 4;
 /* trace profiling: scheduler accounting and a counter snapshot in every data record */
 const volatile bool profiling = false;
+/* trace profiling tier 2: slice records of long off-CPU and run-queue intervals */
+const volatile bool slices = false;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

@@ -142,6 +142,56 @@ static __always_inline struct sched_track *tracked(struct task_struct *task)
 	return &st->track;
 }
 
+/* slices shorter than this are not recorded (they are counted in the totals all the same) */
+#define SLICE_MIN_NS 100000ULL
+/* per thread: a burst of this many slice records, refilled at this many per second */
+#define SLICE_BURST 64
+#define SLICE_PER_SEC 200
+
+static __always_inline bool slice_budget(struct sched_track *t, __u64 now)
+{
+	__u64 refill = (now - t->slice_refill_ns) * SLICE_PER_SEC / 1000000000ULL;
+
+	if (refill) {
+		t->slice_tokens = t->slice_tokens + refill > SLICE_BURST ? SLICE_BURST : t->slice_tokens + (__u32)refill;
+		t->slice_refill_ns = now;
+	}
+	if (!t->slice_tokens)
+		return false;
+	t->slice_tokens--;
+	return true;
+}
+
+/* one interval of a tracked thread for tier 2: off-CPU by cause, or waiting in the run queue */
+static __always_inline void emit_slice(struct task_struct *task, struct sched_track *t, __u8 what, __u64 start, __u64 end)
+{
+	struct kd_slice_event *e;
+
+	if (!slices || end - start < SLICE_MIN_NS)
+		return;
+	if (!slice_budget(t, end)) {
+		count(KD_HOOK_SCHED_SWITCH, KD_CNT_THROTTLED, 1);
+		return;
+	}
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(KD_HOOK_SCHED_SWITCH, KD_CNT_LOST_RINGBUF, 1);
+		return;
+	}
+	e->kind = KD_KIND_SLICE;
+	e->size = sizeof(*e);
+	e->what = what;
+	e->_pad0 = 0;
+	e->_pad1 = 0;
+	e->pid = task->tgid;
+	e->tid = task->pid;
+	e->start_ns = start;
+	e->end_ns = end;
+	/* never a wake-up: slices are read with the next batch */
+	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+	count(KD_HOOK_SCHED_SWITCH, KD_CNT_EMITTED, 1);
+}
+
 SEC("tp_btf/sched_switch")
 int BPF_PROG(kd_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next, unsigned int prev_state)
 {
@@ -158,6 +208,7 @@ int BPF_PROG(kd_sched_switch, bool preempt, struct task_struct *prev, struct tas
 		if (preempt || prev_state == 0 /* TASK_RUNNING: still runnable */) {
 			t->state = TS_RUNNABLE;
 			t->wake_ts = now;
+			t->off_start = 0; /* no blocked interval precedes this wait */
 			t->involuntary++;
 		} else {
 			t->state = TS_BLOCKED;
@@ -170,10 +221,17 @@ int BPF_PROG(kd_sched_switch, bool preempt, struct task_struct *prev, struct tas
 	if (t) {
 		if (t->state == TS_BLOCKED) {
 			/* woken without a wake-up event we saw: all of it was blocked time */
-			if (t->cause < KD_OFF_COUNT && now > t->off_start)
+			if (t->cause < KD_OFF_COUNT && now > t->off_start) {
 				t->off_ns[t->cause] += now - t->off_start;
+				emit_slice(next, t, t->cause, t->off_start, now);
+			}
 		} else if (t->state == TS_RUNNABLE && now > t->wake_ts) {
 			t->runq_ns += now - t->wake_ts;
+			/* the blocked interval before this wait was recorded at wake-up (off_start..wake_ts) */
+			if (t->cause < KD_OFF_COUNT && t->off_start && t->wake_ts > t->off_start)
+				emit_slice(next, t, t->cause, t->off_start, t->wake_ts);
+			emit_slice(next, t, KD_SLICE_RUNQ, t->wake_ts, now);
+			t->off_start = 0;
 		}
 		t->state = TS_RUNNING;
 		t->slice_start = now;

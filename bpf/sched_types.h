@@ -21,7 +21,10 @@ struct sched_track {
 	__u32 involuntary;
 	__u8 state;
 	__u8 cause;
-	__u8 _pad[6];
+	__u8 _pad[2];
+	/* slice records: a token bucket (tokens, refilled by time) bounds them per thread */
+	__u32 slice_tokens;
+	__u64 slice_refill_ns;
 };
 
 #endif /* KINDLING_SCHED_TYPES_H */

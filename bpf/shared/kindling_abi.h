@@ -17,7 +17,7 @@
 #include <linux/types.h>
 #endif
 
-#define KD_ABI_VERSION 2
+#define KD_ABI_VERSION 3
 
 /* payload prefix limits: the runtime cap is a power of two <= KD_PAYLOAD_MAX */
 #define KD_PAYLOAD_MAX 4096
@@ -32,6 +32,7 @@ enum kd_kind {
 	KD_KIND_SOCK_CONN = 2,  /* connect, accept, accept4 or close of a TCP/UDP socket */
 	KD_KIND_SOCK_STATE = 3, /* sock:inet_sock_set_state */
 	KD_KIND_PROC = 4,       /* sched:sched_process_exec / sched_process_exit: identity caches refresh */
+	KD_KIND_SLICE = 5,      /* trace profiling: one long off-CPU or run-queue interval of a tracked thread */
 };
 
 /* the syscall (or hook) a record came from; also indexes the counters */
@@ -54,7 +55,8 @@ enum kd_hook {
 	KD_HOOK_INET_SOCK_SET_STATE = 15,
 	KD_HOOK_PROCESS_EXEC = 16,
 	KD_HOOK_PROCESS_EXIT = 17,
-	KD_HOOK_COUNT = 18,
+	KD_HOOK_SCHED_SWITCH = 18,
+	KD_HOOK_COUNT = 19,
 };
 
 enum kd_direction {
@@ -82,7 +84,8 @@ enum kd_counter {
 	KD_CNT_PAYLOAD_FAULT = 5,  /* emitted with KD_FLAG_PAYLOAD_FAULT */
 	KD_CNT_IOV_TRUNCATED = 6,  /* emitted with KD_FLAG_IOV_TRUNCATED */
 	KD_CNT_SKIPPED_EAGAIN = 7, /* not emitted by design: -EAGAIN on a non-blocking socket */
-	KD_CNT_COUNT = 8,
+	KD_CNT_THROTTLED = 8,      /* not emitted by design: over the per-thread slice budget */
+	KD_CNT_COUNT = 9,
 };
 
 /* causes of off-CPU time for trace profiling (see PROFILING.md) */
@@ -192,6 +195,21 @@ struct kd_proc_event {
 	char comm[16];
 };
 
+/* KD_KIND_SLICE.what: an off-CPU cause (enum kd_offcpu_cause), or a run-queue wait */
+#define KD_SLICE_RUNQ 255
+
+struct kd_slice_event {
+	__u16 kind;
+	__u16 size;
+	__u8 what;            /* enum kd_offcpu_cause, or KD_SLICE_RUNQ */
+	__u8 _pad0;
+	__u16 _pad1;
+	__u32 pid;
+	__u32 tid;
+	__u64 start_ns;
+	__u64 end_ns;
+};
+
 #ifdef __cplusplus
 #define KD_STATIC_ASSERT static_assert
 #else
@@ -202,11 +220,13 @@ struct kd_proc_event {
 #define KD_SCHED_SNAPSHOT_SIZE 128
 #define KD_SOCK_STATE_EVENT_SIZE 104
 #define KD_PROC_EVENT_SIZE 48
+#define KD_SLICE_EVENT_SIZE 32
 
 KD_STATIC_ASSERT(sizeof(struct kd_sock_event) == KD_SOCK_EVENT_SIZE, "kd_sock_event size");
 KD_STATIC_ASSERT(sizeof(struct kd_sched_snapshot) == KD_SCHED_SNAPSHOT_SIZE, "kd_sched_snapshot size");
 KD_STATIC_ASSERT(sizeof(struct kd_sock_state_event) == KD_SOCK_STATE_EVENT_SIZE, "kd_sock_state_event size");
 KD_STATIC_ASSERT(sizeof(struct kd_proc_event) == KD_PROC_EVENT_SIZE, "kd_proc_event size");
+KD_STATIC_ASSERT(sizeof(struct kd_slice_event) == KD_SLICE_EVENT_SIZE, "kd_slice_event size");
 KD_STATIC_ASSERT((KD_PAYLOAD_MAX & (KD_PAYLOAD_MAX - 1)) == 0, "KD_PAYLOAD_MAX is a power of two");
 
 /* per-CPU counters: one element, summed by user space */

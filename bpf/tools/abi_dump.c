@@ -98,15 +98,30 @@ static void proc_event(void)
 	printf("}},\n");
 }
 
+static void slice_event(void)
+{
+	int first = 1;
+
+	printf("  \"kd_slice_event\": {\"size\": %zu, \"fields\": {", sizeof(struct kd_slice_event));
+	FIELD(struct kd_slice_event, kind);
+	FIELD(struct kd_slice_event, size);
+	FIELD(struct kd_slice_event, what);
+	FIELD(struct kd_slice_event, pid);
+	FIELD(struct kd_slice_event, tid);
+	FIELD(struct kd_slice_event, start_ns);
+	FIELD(struct kd_slice_event, end_ns);
+	printf("}},\n");
+}
+
 static void constants(void)
 {
 	printf("  \"constants\": {\"KD_ABI_VERSION\": %d, \"KD_PAYLOAD_MAX\": %d, \"KD_PAYLOAD_DEFAULT\": %d, "
 	       "\"KD_MAX_IOV\": %d, \"KD_MAX_MMSG\": %d, \"KD_HOOK_COUNT\": %d, \"KD_CNT_COUNT\": %d, "
 	       "\"KD_OFF_COUNT\": %d, \"KD_KIND_SOCK_DATA\": %d, \"KD_KIND_SOCK_CONN\": %d, "
-	       "\"KD_KIND_SOCK_STATE\": %d, \"KD_KIND_PROC\": %d, \"KD_FLAG_SCHED\": %d}\n",
+	       "\"KD_KIND_SOCK_STATE\": %d, \"KD_KIND_PROC\": %d, \"KD_KIND_SLICE\": %d, \"KD_SLICE_RUNQ\": %d, \"KD_FLAG_SCHED\": %d}\n",
 	       KD_ABI_VERSION, KD_PAYLOAD_MAX, KD_PAYLOAD_DEFAULT, KD_MAX_IOV, KD_MAX_MMSG, KD_HOOK_COUNT,
 	       KD_CNT_COUNT, KD_OFF_COUNT, KD_KIND_SOCK_DATA, KD_KIND_SOCK_CONN, KD_KIND_SOCK_STATE,
-	       KD_KIND_PROC, KD_FLAG_SCHED);
+	       KD_KIND_PROC, KD_KIND_SLICE, KD_SLICE_RUNQ, KD_FLAG_SCHED);
 }
 
 #define ENUM(name) printf("%s\"%s\": %d", first ? "" : ", ", #name, (int)(name)), first = 0
@@ -134,6 +149,7 @@ static void enums(void)
 	ENUM(KD_HOOK_INET_SOCK_SET_STATE);
 	ENUM(KD_HOOK_PROCESS_EXEC);
 	ENUM(KD_HOOK_PROCESS_EXIT);
+	ENUM(KD_HOOK_SCHED_SWITCH);
 	printf("},\n  \"counters\": {");
 	first = 1;
 	ENUM(KD_CNT_EMITTED);
@@ -144,6 +160,7 @@ static void enums(void)
 	ENUM(KD_CNT_PAYLOAD_FAULT);
 	ENUM(KD_CNT_IOV_TRUNCATED);
 	ENUM(KD_CNT_SKIPPED_EAGAIN);
+	ENUM(KD_CNT_THROTTLED);
 	printf("},\n  \"flags\": {");
 	first = 1;
 	ENUM(KD_FLAG_PAYLOAD_TRUNCATED);
@@ -176,6 +193,7 @@ int main(void)
 	sched_snapshot();
 	sock_state_event();
 	proc_event();
+	slice_event();
 	enums();
 	constants();
 	printf("}\n");

@@ -25,7 +25,7 @@ import { servePrometheus } from './export/prometheus';
 import type { PrometheusServer } from './export/prometheus';
 import { SpanBatcher } from './export/span-batcher';
 import { Pipeline } from './pipeline/pipeline';
-import type { SockEvent } from './events/types';
+import type { SliceEvent, SockEvent } from './events/types';
 import type { HttpSessionStats } from './protocols/http1-session';
 import { http1Detector } from './protocols/registry';
 import { DEFAULT_PROTOCOLS } from './protocols/index';
@@ -40,6 +40,8 @@ import { WallClock } from './telemetry/clock';
 import { HttpTelemetry } from './telemetry/http-telemetry';
 import { LocalLinker } from './telemetry/linker';
 import { MetricStore } from './telemetry/metric-store';
+import type { Counter } from './telemetry/metric-store';
+import { OFFCPU_CAUSES } from './events/abi';
 import { Identity } from './metadata/identity';
 import { Conntrack } from './metadata/conntrack';
 import { NOT_FOUND, createKubernetesIdentity, findKubeconfig, isInCluster } from './metadata/kubernetes';
@@ -78,6 +80,7 @@ export class Agent {
   readonly db: DbTelemetry;
   readonly dns: DnsTelemetry;
   readonly profiler: Profiler | undefined;
+  readonly #offCpu: Counter;
   readonly routes: RouteTemplater;
   readonly self: SelfTelemetry;
   readonly metricLoop: MetricExportLoop;
@@ -99,8 +102,16 @@ export class Agent {
         ringBytes: config.capture.ringBytes,
         ...(config.capture.pid !== undefined ? { pid: config.capture.pid } : {}),
         profiling: config.profiling.enabled,
+        slices: config.profiling.enabled && config.profiling.slices,
       });
-    this.profiler = config.profiling.enabled ? new Profiler() : undefined;
+    const pf = config.profiling;
+    this.profiler = pf.enabled
+      ? new Profiler({
+          selector: { thresholdMs: pf.slowThresholdMs, p95MinSamples: pf.p95MinSamples, perEndpointMs: pf.perEndpointIntervalMs, globalPerSec: pf.globalPerSecond },
+          minChildMs: pf.minChildMs,
+          maxChildren: pf.maxChildren,
+        })
+      : undefined;
     this.kubernetes = o.kubernetes === null ? undefined : (o.kubernetes ?? this.#kubernetes());
     this.identity = new Identity({
       hostName: os.hostname(),
@@ -111,6 +122,7 @@ export class Agent {
       names: (ip) => this.names.lookup(ip),
     });
     this.metrics = new MetricStore({ maxSeriesPerMetric: config.metrics.maxSeriesPerMetric, maxResources: config.metrics.maxResources, scope: { name: 'kindling', version: VERSION.kindling } });
+    this.#offCpu = this.metrics.counter('kindling.thread.off_cpu.time', { unit: 's', description: 'Time threads of the process spent off CPU, by cause.' });
     this.spans = new SpanBatcher({ exporters: o.spanExporters ?? this.#spanExporters(), ...config.traces.batch });
     this.routes = new RouteTemplater({ maxRoutesPerService: config.http.routes.maxPerService, overflowRoute: config.http.routes.overflowRoute, templating: config.http.routes.templating });
     this.http = new HttpTelemetry({
@@ -145,7 +157,7 @@ export class Agent {
       capacity: config.connections.max,
       onProc: (ev) => this.identity.onProc(ev),
       onConnection: (conn) => void this.identity.resourceFor(conn.pid, conn.comm, conn.cgroupId),
-      ...(this.profiler ? { onData: (ev: SockEvent) => this.profiler?.index.note(ev) } : {}),
+      ...(this.profiler ? { onData: (ev: SockEvent) => this.#noteSched(ev), onSlice: (ev: SliceEvent) => this.profiler?.timeline.add(ev) } : {}),
       detectors: [
         http1Detector({
           sink: this.http,
@@ -163,6 +175,16 @@ export class Agent {
       intervalMs: config.metrics.exportIntervalMs,
       timeoutMs: config.otlp.timeoutMs,
       beforeCollect: () => this.refreshSelf(),
+    });
+  }
+
+  /** per-process off-CPU time by cause, from consecutive snapshots of each tracked thread */
+  #noteSched(ev: SockEvent): void {
+    const delta = this.profiler?.index.note(ev);
+    if (!delta || !delta.some((v) => v > 0)) return;
+    const res = this.identity.resourceFor(ev.pid, ev.comm, ev.cgroupId);
+    delta.forEach((ns, i) => {
+      if (ns > 0) this.#offCpu.add(res, { 'kindling.offcpu.cause': OFFCPU_CAUSES[i] ?? 'other' }, ns / 1e9);
     });
   }
 

@@ -53,6 +53,12 @@ export function runCheck(out: (line: string) => void = (l) => process.stdout.wri
     }
   }
   out('');
+  // trace profiling needs the tp_btf scheduler programs; capture works without them
+  const sched = programs.filter((p) => /^kd_sched_/.test(p.name));
+  if (sched.length) {
+    const bad = sched.filter((p) => !p.attached);
+    out(bad.length ? `trace profiling: unavailable (${bad.map((p) => `${p.section}: ${p.message || `errno ${p.errno}`}`).join('; ')})` : 'trace profiling: available (tp_btf sched_switch, sched_wakeup, sched_wakeup_new, sched_process_fork)');
+  }
   const v = captureViability(programs);
   const envBad = env.filter((c) => !c.ok && c.name !== 'tracefs');
   if (error || !v.ok) {

@@ -34,7 +34,16 @@ export interface KindlingConfig {
   identity: { commandArgs: boolean };
   db: { fingerprint: boolean };
   dns: { nxdomainIsError: boolean };
-  profiling: { enabled: boolean };
+  profiling: {
+    enabled: boolean;
+    slices: boolean;
+    slowThresholdMs: number;
+    p95MinSamples: number;
+    perEndpointIntervalMs: number;
+    globalPerSecond: number;
+    minChildMs: number;
+    maxChildren: number;
+  };
   kubernetes: { mode: 'auto' | 'on' | 'off'; kubeconfig: string | undefined; nodeName: string | undefined; clusterName: string | undefined; deletedPodGraceMs: number };
   selfService: string;
 }
@@ -83,6 +92,13 @@ export const FIELDS: Record<string, { to: string; leaf: Leaf }> = {
   'db.fingerprint': { to: 'db.fingerprint', leaf: { kind: 'bool' } },
   'dns.nxdomain_is_error': { to: 'dns.nxdomainIsError', leaf: { kind: 'bool' } },
   'profiling.enabled': { to: 'profiling.enabled', leaf: { kind: 'bool' } },
+  'profiling.slices': { to: 'profiling.slices', leaf: { kind: 'bool' } },
+  'profiling.slow_threshold_ms': { to: 'profiling.slowThresholdMs', leaf: { kind: 'int', min: 0, max: 3_600_000 } },
+  'profiling.p95_min_samples': { to: 'profiling.p95MinSamples', leaf: { kind: 'int', min: 0, max: 1_000_000 } },
+  'profiling.per_endpoint_interval_ms': { to: 'profiling.perEndpointIntervalMs', leaf: { kind: 'int', min: 0, max: 3_600_000 } },
+  'profiling.global_per_second': { to: 'profiling.globalPerSecond', leaf: { kind: 'int', min: 1, max: 100_000 } },
+  'profiling.min_child_ms': { to: 'profiling.minChildMs', leaf: { kind: 'int', min: 0, max: 60_000 } },
+  'profiling.max_children': { to: 'profiling.maxChildren', leaf: { kind: 'int', min: 0, max: 10_000 } },
   'kubernetes.mode': { to: 'kubernetes.mode', leaf: { kind: 'oneOf', values: ['auto', 'on', 'off'] } },
   'kubernetes.kubeconfig': { to: 'kubernetes.kubeconfig', leaf: { kind: 'string' } },
   'kubernetes.node_name': { to: 'kubernetes.nodeName', leaf: { kind: 'string' } },
@@ -106,7 +122,7 @@ export function defaults(): KindlingConfig {
     identity: { commandArgs: false },
     db: { fingerprint: true },
     dns: { nxdomainIsError: false },
-    profiling: { enabled: true },
+    profiling: { enabled: true, slices: true, slowThresholdMs: 500, p95MinSamples: 50, perEndpointIntervalMs: 5000, globalPerSecond: 20, minChildMs: 1, maxChildren: 64 },
     kubernetes: { mode: 'auto', kubeconfig: undefined, nodeName: undefined, clusterName: undefined, deletedPodGraceMs: 60_000 },
     selfService: 'kindling',
   };

@@ -7,9 +7,9 @@
  * Each field is [offset, size] in bytes.
  */
 
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;
 /** recordings made with these ABI versions decode with this one (kinds were only added since) */
-export const READABLE_ABI_VERSIONS: readonly number[] = [1, 2];
+export const READABLE_ABI_VERSIONS: readonly number[] = [1, 2, 3];
 export const PAYLOAD_MAX = 4096;
 export const PAYLOAD_DEFAULT = 512;
 export const MAX_IOV = 16;
@@ -20,6 +20,7 @@ export const Kind = {
   SockConn: 2,
   SockState: 3,
   Proc: 4,
+  Slice: 5,
 } as const;
 
 export const SOCK_EVENT_SIZE = 152;
@@ -95,6 +96,19 @@ export const PROC_EVENT = {
   comm: [32, 16],
 } as const;
 
+export const SLICE_EVENT_SIZE = 32;
+export const SLICE_EVENT = {
+  kind: [0, 2],
+  size: [2, 2],
+  what: [4, 1],
+  pid: [8, 4],
+  tid: [12, 4],
+  start_ns: [16, 8],
+  end_ns: [24, 8],
+} as const;
+/** KD_KIND_SLICE.what for a run-queue wait (otherwise an off-CPU cause index) */
+export const SLICE_RUNQ = 255;
+
 /** enum kd_proc_what */
 export const ProcWhat = { Exec: 1, Exit: 2 } as const;
 
@@ -118,6 +132,7 @@ export const HOOK_NAMES = [
   'inet_sock_set_state',
   'process_exec',
   'process_exit',
+  'sched_switch',
 ] as const;
 export type HookName = (typeof HOOK_NAMES)[number];
 export const HOOK_COUNT = HOOK_NAMES.length;
@@ -132,6 +147,7 @@ export const COUNTER_NAMES = [
   'payload_fault',
   'iov_truncated',
   'skipped_eagain',
+  'throttled',
 ] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];
 export const CNT_COUNT = COUNTER_NAMES.length;

@@ -8,8 +8,8 @@
  *   if (r.error) log(`malformed at byte ${r.error.offset}: ${r.error.reason}`);
  *   for (const ev of r.events) handle(ev);
  */
-import { Flag, Kind, PROC_EVENT_SIZE, SCHED_SNAPSHOT_SIZE, SOCK_EVENT, SOCK_EVENT_SIZE, SOCK_STATE_EVENT_SIZE } from './abi';
-import { ProcEvent, SockEvent, SockStateEvent } from './types';
+import { Flag, Kind, PROC_EVENT_SIZE, SLICE_EVENT_SIZE, SCHED_SNAPSHOT_SIZE, SOCK_EVENT, SOCK_EVENT_SIZE, SOCK_STATE_EVENT_SIZE } from './abi';
+import { ProcEvent, SliceEvent, SockEvent, SockStateEvent } from './types';
 import type { KindlingEvent } from './types';
 
 export interface DecodeError {
@@ -47,6 +47,8 @@ export function checkRecord(dv: DataView, at: number, end: number): string | und
     if (size < SOCK_STATE_EVENT_SIZE) return `state record of ${size} bytes is shorter than ${SOCK_STATE_EVENT_SIZE}`;
   } else if (kind === Kind.Proc) {
     if (size < PROC_EVENT_SIZE) return `process record of ${size} bytes is shorter than ${PROC_EVENT_SIZE}`;
+  } else if (kind === Kind.Slice) {
+    if (size < SLICE_EVENT_SIZE) return `slice record of ${size} bytes is shorter than ${SLICE_EVENT_SIZE}`;
   }
   return undefined;
 }
@@ -64,6 +66,7 @@ export function decodeBatch(bytes: Uint8Array, out: KindlingEvent[] = []): Decod
     if (kind === Kind.SockData || kind === Kind.SockConn) out.push(new SockEvent(bytes, dv, at));
     else if (kind === Kind.SockState) out.push(new SockStateEvent(bytes, dv, at));
     else if (kind === Kind.Proc) out.push(new ProcEvent(bytes, dv, at));
+    else if (kind === Kind.Slice) out.push(new SliceEvent(bytes, dv, at));
     else unknown++;
     at += align8(dv.getUint16(at + 2, true));
   }

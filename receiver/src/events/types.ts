@@ -19,6 +19,8 @@ import {
   OFFCPU_CAUSES,
   PROC_EVENT,
   ProcWhat,
+  SLICE_EVENT,
+  SLICE_RUNQ,
   SCHED_SNAPSHOT,
   SCHED_SNAPSHOT_SIZE,
   SOCK_EVENT,
@@ -299,4 +301,31 @@ export class ProcEvent {
   }
 }
 
-export type KindlingEvent = SockEvent | SockStateEvent | ProcEvent;
+/** Trace profiling: one long off-CPU interval (by cause) or run-queue wait of a tracked thread. */
+export class SliceEvent {
+  readonly kind: typeof Kind.Slice = Kind.Slice;
+  readonly what: number;
+  readonly pid: number;
+  readonly tid: number;
+  readonly startNs: number;
+  readonly endNs: number;
+
+  constructor(_bytes: Uint8Array, dv: DataView, at: number) {
+    this.what = dv.getUint8(at + SLICE_EVENT.what[0]);
+    this.pid = dv.getUint32(at + SLICE_EVENT.pid[0], true);
+    this.tid = dv.getUint32(at + SLICE_EVENT.tid[0], true);
+    this.startNs = u64(dv, at + SLICE_EVENT.start_ns[0]);
+    this.endNs = u64(dv, at + SLICE_EVENT.end_ns[0]);
+  }
+
+  /** 'runq', or the off-CPU cause */
+  get cause(): string {
+    return this.what === SLICE_RUNQ ? 'runq' : (OFFCPU_CAUSES[this.what] ?? 'other');
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { type: 'slice', pid: this.pid, tid: this.tid, cause: this.cause, startNs: this.startNs, endNs: this.endNs };
+  }
+}
+
+export type KindlingEvent = SockEvent | SockStateEvent | ProcEvent | SliceEvent;

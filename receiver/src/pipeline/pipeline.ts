@@ -10,7 +10,7 @@
  *   setInterval(() => p.expire(monotonicNow()), 1000);
  */
 import { Kind } from '../events/abi';
-import { ProcEvent, SockEvent } from '../events/types';
+import { ProcEvent, SliceEvent, SockEvent } from '../events/types';
 import type { KindlingEvent } from '../events/types';
 import { ConnectionTable } from '../conn/table';
 import type { Connection } from '../conn/connection';
@@ -29,6 +29,8 @@ export interface PipelineOptions {
   onConnection?: (conn: Connection) => void;
   /** every data event, before its protocol sees it (trace profiling keeps the scheduler snapshots) */
   onData?: (ev: SockEvent) => void;
+  /** trace profiling slice records */
+  onSlice?: (ev: SliceEvent) => void;
 }
 
 export interface PipelineStats {
@@ -49,6 +51,7 @@ export class Pipeline {
   readonly #onProc: ((ev: ProcEvent) => void) | undefined;
   readonly #onConnection: ((conn: Connection) => void) | undefined;
   readonly #onData: ((ev: SockEvent) => void) | undefined;
+  readonly #onSlice: ((ev: SliceEvent) => void) | undefined;
   #events = 0;
   #data = 0;
   #undetected = 0;
@@ -62,6 +65,7 @@ export class Pipeline {
     this.#onProc = options.onProc;
     this.#onConnection = options.onConnection;
     this.#onData = options.onData;
+    this.#onSlice = options.onSlice;
   }
 
   #open(ev: SockEvent): Connection {
@@ -77,6 +81,10 @@ export class Pipeline {
       this.#events++;
       if (ev instanceof ProcEvent) {
         this.#onProc?.(ev);
+        continue;
+      }
+      if (ev instanceof SliceEvent) {
+        this.#onSlice?.(ev);
         continue;
       }
       if (!(ev instanceof SockEvent)) continue; // TCP state changes: used by later stages

@@ -39,6 +39,8 @@ export interface EbpfSourceOptions {
   includeSelf?: boolean;
   /** trace profiling: per-thread scheduler accounting and a counter snapshot in data records (default false; the agent turns it on) */
   profiling?: boolean;
+  /** trace profiling tier 2: records of long off-CPU and run-queue intervals (default: as profiling) */
+  slices?: boolean;
 }
 
 const isPow2 = (n: number): boolean => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
@@ -73,6 +75,7 @@ function validate(o: EbpfSourceOptions): Required<Omit<EbpfSourceOptions, 'pid' 
     objectPath: o.objectPath,
     includeSelf: o.includeSelf ?? false,
     profiling: o.profiling ?? false,
+    slices: o.slices ?? o.profiling ?? false,
   };
 }
 
@@ -122,6 +125,7 @@ export class EbpfSource implements EventSource {
         payload_cap: o.payloadBytes,
         wakeup_bytes: o.wakeupBytes,
         profiling: o.profiling ? 1 : 0,
+        slices: o.slices ? 1 : 0,
       },
     });
     const probe = opened.probe;

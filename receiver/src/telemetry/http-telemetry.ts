@@ -28,6 +28,7 @@ import { targetPath } from './routes';
 import { KindlingSpan } from './span';
 import { profileAttributes } from './profile';
 import type { Profiler } from './profile';
+import type { Slice } from './slices';
 import { VERSION } from '../version';
 
 /** Semantic-conventions duration buckets (seconds), 5 ms to 10 s. */
@@ -54,6 +55,8 @@ export interface HttpTelemetryDeps {
 }
 
 interface Instruments {
+  offcpu: Histogram;
+  runq: Histogram;
   serverDuration: Histogram;
   clientDuration: Histogram;
   serverRequestSize: Histogram;
@@ -88,6 +91,8 @@ export class HttpTelemetry implements HttpSink {
     const m = deps.metrics;
     const size = (name: string, what: string): Histogram => m.histogram(name, { unit: 'By', description: `Size of HTTP ${what} bodies.`, boundaries: SIZE_BUCKETS });
     this.#i = {
+      offcpu: m.histogram('kindling.http.server.offcpu.duration', { unit: 's', description: 'Off-CPU time of HTTP server requests, by cause.', boundaries: DURATION_BUCKETS }),
+      runq: m.histogram('kindling.http.server.runq.duration', { unit: 's', description: 'Run-queue wait of HTTP server requests.', boundaries: DURATION_BUCKETS }),
       serverDuration: m.histogram('http.server.request.duration', { unit: 's', description: 'Duration of HTTP server requests.', boundaries: DURATION_BUCKETS }),
       clientDuration: m.histogram('http.client.request.duration', { unit: 's', description: 'Duration of HTTP client requests.', boundaries: DURATION_BUCKETS }),
       serverRequestSize: size('http.server.request.body.size', 'server request'),
@@ -98,9 +103,15 @@ export class HttpTelemetry implements HttpSink {
   }
 
   onRequest(role: Role, conn: Connection, request: HttpMessage): SpanIds {
+    const ids = this.#requestIds(role, conn, request);
+    if (role === 'server') this.#d.profiler?.activity.begin(conn.tid, ids.spanId, ids.traceId);
+    return ids;
+  }
+
+  #requestIds(role: Role, conn: Connection, request: HttpMessage): SpanIds {
     const tp = parseTraceparent(request.headers.traceparent);
     const spanId = this.#ids.spanId();
-    if (role === 'server') this.#d.profiler?.activity.begin(conn.tid, spanId);
+    const profiler = this.#d.profiler;
     if (tp) {
       const ids: SpanIds = {
         traceId: tp.traceId,
@@ -111,6 +122,13 @@ export class HttpTelemetry implements HttpSink {
       return ids;
     }
     if (role === 'client') {
+      // a call made by a thread serving exactly one request is made for that request
+      const parent = profiler?.activity.sole(conn.tid);
+      if (parent) {
+        const ids: SpanIds = { traceId: parent.traceId, spanId, parent: { traceId: parent.traceId, spanId: parent.spanId, traceFlags: 1, remote: false } };
+        this.#d.linker.registerClient(conn.local, conn.remote, requestLine(request), { traceId: ids.traceId, spanId, traceFlags: 1 });
+        return ids;
+      }
       const ids = { traceId: this.#ids.traceId(), spanId };
       this.#d.linker.registerClient(conn.local, conn.remote, requestLine(request), { ...ids, traceFlags: 1 });
       return ids;
@@ -174,10 +192,20 @@ export class HttpTelemetry implements HttpSink {
     attrs['thread.id'] = ex.requestTid;
     Object.assign(attrs, this.#d.resources.peerAttributes(ex.conn.local, ex.conn.remote));
     const profiler = this.#d.profiler;
+    let timeline: Slice[] = [];
+    let breakdown: ReturnType<Profiler['breakdown']>;
     if (profiler) {
       if (server) {
         const concurrency = profiler.activity.end(ex.requestTid, ids.spanId);
-        if (ex.response && ex.responseTid !== undefined) Object.assign(attrs, profileAttributes(profiler.breakdown(ex.requestTid, ex.startNs, ex.responseTid, ex.endNs, concurrency)));
+        if (ex.response && ex.responseTid !== undefined) {
+          breakdown = profiler.breakdown(ex.requestTid, ex.startNs, ex.responseTid, ex.endNs, concurrency);
+          Object.assign(attrs, profileAttributes(breakdown));
+        }
+        // tier 2: a selected span gets its thread's timeline as children
+        if (ex.responseTid === ex.requestTid && profiler.selector.select(`${service} ${method} ${route}`, ex.endNs - ex.startNs)) {
+          timeline = profiler.children(ex.requestTid, ex.startNs, ex.endNs);
+          attrs['kindling.profile.selected'] = true;
+        }
       } else {
         profiler.activity.client(ex.requestTid, ex.startNs, ex.endNs);
       }
@@ -201,6 +229,24 @@ export class HttpTelemetry implements HttpSink {
       }),
     );
     this.spans++;
+    for (const c of timeline) {
+      this.#d.spans.push(
+        new KindlingSpan({
+          name: c.cause === 'runq' ? 'runq wait' : `offcpu ${c.cause}`,
+          kind: SpanKind.INTERNAL,
+          traceId: ids.traceId,
+          spanId: this.#ids.spanId(),
+          parent: { traceId: ids.traceId, spanId: ids.spanId, traceFlags: 1, remote: false },
+          startTime: clock.toHrTime(c.startNs),
+          endTime: clock.toHrTime(c.endNs),
+          duration: hrDuration(c.startNs, c.endNs),
+          status: { code: SpanStatusCode.UNSET },
+          attributes: { 'kindling.offcpu.cause': c.cause, 'thread.id': ex.requestTid },
+          resource: res.resource,
+          scope: this.#scope,
+        }),
+      );
+    }
 
     // metrics: the semconv attribute sets (no per-request values like ports of clients or paths)
     const m: Attributes = { 'http.request.method': method };
@@ -216,5 +262,12 @@ export class HttpTelemetry implements HttpSink {
     (server ? i.serverDuration : i.clientDuration).record(res, m, seconds);
     if (req.bodySize !== undefined) (server ? i.serverRequestSize : i.clientRequestSize).record(res, m, req.bodySize);
     if (ex.response?.bodySize !== undefined) (server ? i.serverResponseSize : i.clientResponseSize).record(res, m, ex.response.bodySize);
+    if (breakdown && breakdown !== 'handoff') {
+      // where latency goes per endpoint: off-CPU by cause and run-queue waits
+      const e: Attributes = { 'http.request.method': method, 'http.route': route ?? '' };
+      i.runq.record(res, e, breakdown.runqNs / 1e9);
+      for (const [cause, ns] of Object.entries(breakdown.offNs)) if (ns > 0) i.offcpu.record(res, { ...e, 'kindling.offcpu.cause': cause }, ns / 1e9);
+      if (breakdown.downstreamNs > 0) i.offcpu.record(res, { ...e, 'kindling.offcpu.cause': 'downstream' }, breakdown.downstreamNs / 1e9);
+    }
   }
 }

@@ -14,6 +14,8 @@
 import type { Attributes } from '@opentelemetry/api';
 import { OFFCPU_CAUSES } from '../events/abi';
 import type { SockEvent } from '../events/types';
+import { SliceTimeline, SpanSelector } from './slices';
+import type { SelectorOptions, Slice } from './slices';
 
 export type Cause = (typeof OFFCPU_CAUSES)[number];
 
@@ -63,9 +65,10 @@ export class SnapshotIndex {
     this.#maxThreads = maxThreads;
   }
 
-  note(ev: SockEvent): void {
+  /** Keep the event's snapshot; returns off-CPU ns by cause since the thread's previous one. */
+  note(ev: SockEvent): number[] | undefined {
     const s = ev.sched;
-    if (!s) return;
+    if (!s) return undefined;
     let t = this.#byTid.get(ev.tid);
     if (!t) {
       if (this.#byTid.size >= this.#maxThreads) this.#byTid.delete(this.#byTid.keys().next().value as number);
@@ -73,9 +76,11 @@ export class SnapshotIndex {
       this.#byTid.set(ev.tid, t);
     }
     const off = OFFCPU_CAUSES.map((c) => s.offNs[c]);
+    const prev = t.snaps[t.snaps.length - 1];
     t.snaps.push({ ns: ev.direction === 2 ? ev.enterNs : ev.exitNs, on: s.onNs, runq: s.runqNs, off, voluntary: s.voluntary, involuntary: s.involuntary });
     if (t.snaps.length > RING) t.snaps.shift();
     this.noted++;
+    return prev ? off.map((v, i) => Math.max(0, v - (prev.off[i] ?? 0))) : undefined;
   }
 
   find(tid: number, ns: number): { snap: Snap; name: string } | undefined {
@@ -96,8 +101,8 @@ export class SnapshotIndex {
 /** In-flight server requests and recent client calls per thread (event-loop accounting). */
 export class ThreadActivity {
   readonly #clients = new Map<number, [number, number][]>();
-  /** per thread: in-flight server requests, each with the most that were in flight at once during it */
-  readonly #inflight = new Map<number, Map<string, number>>();
+  /** per thread: in-flight server requests (by span id), each with the most that were in flight at once during it */
+  readonly #inflight = new Map<number, Map<string, { max: number; traceId: string }>>();
   readonly #max: number;
 
   constructor(maxThreads = 16384) {
@@ -131,8 +136,8 @@ export class ThreadActivity {
     return cover;
   }
 
-  /** a server request started on this thread */
-  begin(tid: number, key: string): void {
+  /** a server request (its span) started on this thread */
+  begin(tid: number, spanId: string, traceId: string): void {
     let m = this.#inflight.get(tid);
     if (!m) {
       if (this.#inflight.size >= this.#max) this.#inflight.delete(this.#inflight.keys().next().value as number);
@@ -140,32 +145,66 @@ export class ThreadActivity {
       this.#inflight.set(tid, m);
     }
     if (m.size >= 4096) m.delete(m.keys().next().value as string);
-    m.set(key, 0);
+    m.set(spanId, { max: 0, traceId });
     const n = m.size;
-    for (const [k, v] of m) if (v < n) m.set(k, n);
+    for (const v of m.values()) if (v.max < n) v.max = n;
   }
 
   /** the request ended: how many were in flight on its thread at most while it ran (1 = alone) */
-  end(tid: number, key: string): number {
+  end(tid: number, spanId: string): number {
     const m = this.#inflight.get(tid);
-    const n = m?.get(key);
-    m?.delete(key);
+    const n = m?.get(spanId)?.max;
+    m?.delete(spanId);
     if (m && m.size === 0) this.#inflight.delete(tid);
     return n ?? 1;
   }
+
+  /** the one server request in flight on this thread, if exactly one is: a call it makes is made for it */
+  sole(tid: number): { traceId: string; spanId: string } | undefined {
+    const m = this.#inflight.get(tid);
+    if (!m || m.size !== 1) return undefined;
+    const [spanId, v] = m.entries().next().value as [string, { traceId: string }];
+    return { traceId: v.traceId, spanId };
+  }
+}
+
+export interface ProfilerOptions {
+  maxThreads?: number;
+  selector?: SelectorOptions;
+  /** children of a selected span: off-CPU and run-queue slices at least this long */
+  minChildMs?: number;
+  maxChildren?: number;
+  windowMs?: number;
 }
 
 export class Profiler {
   readonly index: SnapshotIndex;
   readonly activity: ThreadActivity;
+  readonly timeline: SliceTimeline;
+  readonly selector: SpanSelector;
+  readonly minChildNs: number;
+  readonly maxChildren: number;
+  /** children beyond maxChildren, not made */
+  childrenDropped = 0;
   /** spans whose start or end snapshot was missing */
   missing = 0;
   /** spans read on one thread and answered on another */
   handoffs = 0;
 
-  constructor(o: { maxThreads?: number } = {}) {
+  constructor(o: ProfilerOptions = {}) {
     this.index = new SnapshotIndex(o.maxThreads);
     this.activity = new ThreadActivity(o.maxThreads);
+    this.timeline = new SliceTimeline({ ...(o.windowMs ? { windowMs: o.windowMs } : {}), ...(o.maxThreads ? { maxThreads: o.maxThreads } : {}) });
+    this.selector = new SpanSelector(o.selector);
+    this.minChildNs = (o.minChildMs ?? 1) * 1e6;
+    this.maxChildren = o.maxChildren ?? 64;
+  }
+
+  /** The timeline of a selected span: its thread's slices inside it, bounded. */
+  children(tid: number, startNs: number, endNs: number): Slice[] {
+    const all = this.timeline.within(tid, startNs, endNs, this.minChildNs);
+    if (all.length > this.maxChildren) this.childrenDropped += all.length - this.maxChildren;
+    return all.slice(0, this.maxChildren);
   }
 
   /**

@@ -20,6 +20,7 @@ const mirrors = [
   ['kd_sched_snapshot', abi.SCHED_SNAPSHOT, abi.SCHED_SNAPSHOT_SIZE],
   ['kd_sock_state_event', abi.SOCK_STATE_EVENT, abi.SOCK_STATE_EVENT_SIZE],
   ['kd_proc_event', abi.PROC_EVENT, abi.PROC_EVENT_SIZE],
+  ['kd_slice_event', abi.SLICE_EVENT, abi.SLICE_EVENT_SIZE],
 ] as const;
 
 for (const [struct, fields, size] of mirrors) {
@@ -48,6 +49,8 @@ test('constants match the C header', () => {
   assert.equal(abi.Kind.SockConn, k['KD_KIND_SOCK_CONN']);
   assert.equal(abi.Kind.SockState, k['KD_KIND_SOCK_STATE']);
   assert.equal(abi.Kind.Proc, k['KD_KIND_PROC']);
+  assert.equal(abi.Kind.Slice, k['KD_KIND_SLICE']);
+  assert.equal(abi.SLICE_RUNQ, k['KD_SLICE_RUNQ']);
   assert.equal(abi.Flag.Sched, k['KD_FLAG_SCHED']);
 });
 
@@ -66,6 +69,7 @@ test('enum values match the C header: hooks, counters, flags, directions, off-CP
     KD_CNT_PAYLOAD_FAULT: 'payload_fault',
     KD_CNT_IOV_TRUNCATED: 'iov_truncated',
     KD_CNT_SKIPPED_EAGAIN: 'skipped_eagain',
+    KD_CNT_THROTTLED: 'throttled',
   };
   assert.deepEqual(Object.keys(t['counters'] ?? {}).sort(), Object.keys(counters).sort());
   for (const [cName, value] of Object.entries(t['counters'] ?? {})) assert.equal(abi.COUNTER_NAMES[value], counters[cName], cName);
