@@ -597,6 +597,9 @@ static __always_inline int on_exit_data(__u16 hook, long ret)
 		/* sendto's peer is an input, recvfrom's an output: both readable now */
 		if ((hook == KD_HOOK_SENDTO || hook == KD_HOOK_RECVFROM) && st->sock_type == 2 /* SOCK_DGRAM */)
 			fill_remote_from_user(&sc->ev, st->addr);
+	} else if (hook == KD_HOOK_SENDFILE) {
+		/* the bytes come from a file the kernel copies: their length is all there is */
+		want = 0;
 	} else if (hook == KD_HOOK_READV || hook == KD_HOOK_WRITEV) {
 		want = copy_iovecs(sc, st->buf, st->count, want);
 	} else {
@@ -745,6 +748,8 @@ DATA_HOOK(recvfrom, KD_HOOK_RECVFROM, 1, 2, ARG(4))
 /* sendmsg(fd, msg, flags), recvmsg(fd, msg, flags) */
 DATA_HOOK(sendmsg, KD_HOOK_SENDMSG, 1, 2, 0)
 DATA_HOOK(recvmsg, KD_HOOK_RECVMSG, 1, 2, 0)
+/* sendfile64(out_fd, in_fd, offset, count): nginx's static files; only the length is captured */
+DATA_HOOK(sendfile64, KD_HOOK_SENDFILE, 1, 3, 0)
 
 /* sendmmsg(fd, msgvec, vlen, flags), recvmmsg(fd, msgvec, vlen, flags, timeout) */
 #define MMSG_HOOK(name, HOOK)                                                                 \

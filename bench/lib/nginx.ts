@@ -21,7 +21,7 @@ export interface NginxOptions {
   workers?: number;
   /** size of the static file served at /index.html (default 1024) */
   fileBytes?: number;
-  /** nginx's `sendfile` (default off: the body goes out with writev, which Kindling sees) */
+  /** nginx's `sendfile` (default off); Kindling sees sendfile64 too, as a length without payload */
   sendfile?: boolean;
   /** where the temp dir goes (default the OS temp dir) */
   parentDir?: string;

@@ -17,7 +17,7 @@
 #include <linux/types.h>
 #endif
 
-#define KD_ABI_VERSION 3
+#define KD_ABI_VERSION 4
 
 /* payload prefix limits: the runtime cap is a power of two <= KD_PAYLOAD_MAX */
 #define KD_PAYLOAD_MAX 4096
@@ -56,7 +56,8 @@ enum kd_hook {
 	KD_HOOK_PROCESS_EXEC = 16,
 	KD_HOOK_PROCESS_EXIT = 17,
 	KD_HOOK_SCHED_SWITCH = 18,
-	KD_HOOK_COUNT = 19,
+	KD_HOOK_SENDFILE = 19, /* sendfile64: bytes sent from a file, no payload (they are file data) */
+	KD_HOOK_COUNT = 20,
 };
 
 enum kd_direction {

@@ -150,6 +150,7 @@ static void enums(void)
 	ENUM(KD_HOOK_PROCESS_EXEC);
 	ENUM(KD_HOOK_PROCESS_EXIT);
 	ENUM(KD_HOOK_SCHED_SWITCH);
+	ENUM(KD_HOOK_SENDFILE);
 	printf("},\n  \"counters\": {");
 	first = 1;
 	ENUM(KD_CNT_EMITTED);

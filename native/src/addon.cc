@@ -161,22 +161,30 @@ class Probe : public Napi::ObjectWrap<Probe> {
 
     // kernel counters, summed over CPUs: hooks[hook][counter]
     Napi::Array hooks = Napi::Array::New(env, KD_HOOK_COUNT);
-    int fd = session_.MapFd("counters");
+    // sized by the map itself: an object built from another header must not overrun the buffer
+    bpf_map* cm = session_.FindMap("counters");
+    int fd = cm ? bpf_map__fd(cm) : -1;
     int ncpu = libbpf_num_possible_cpus();
-    std::vector<kd_counters> percpu(ncpu > 0 ? ncpu : 1);
+    size_t value_size = cm ? bpf_map__value_size(cm) : 0;
+    size_t stride = (value_size + 7) & ~static_cast<size_t>(7);
+    std::vector<uint8_t> percpu(stride * static_cast<size_t>(ncpu > 0 ? ncpu : 1));
     uint32_t zero = 0;
-    bool have = fd >= 0 && ncpu > 0 && bpf_map_lookup_elem(fd, &zero, percpu.data()) == 0;
+    bool have = fd >= 0 && ncpu > 0 && value_size == sizeof(kd_counters) && bpf_map_lookup_elem(fd, &zero, percpu.data()) == 0;
     for (int h = 0; h < KD_HOOK_COUNT; h++) {
       Napi::Array row = Napi::Array::New(env, KD_CNT_COUNT);
       for (int c = 0; c < KD_CNT_COUNT; c++) {
         uint64_t sum = 0;
         if (have) {
-          for (int cpu = 0; cpu < ncpu; cpu++) sum += percpu[cpu].hook[h][c];
+          for (int cpu = 0; cpu < ncpu; cpu++) {
+            const kd_counters* k = reinterpret_cast<const kd_counters*>(percpu.data() + stride * cpu);
+            sum += k->hook[h][c];
+          }
         }
         row.Set(c, Napi::Number::New(env, static_cast<double>(sum)));
       }
       hooks.Set(h, row);
     }
+    out.Set("countersMatch", Napi::Boolean::New(env, !cm || value_size == sizeof(kd_counters)));
     out.Set("hooks", hooks);
 
     Napi::Object ring = Napi::Object::New(env);

@@ -118,6 +118,11 @@ bool BpfSession::TryLoad(const std::string& path, const OpenOptions& opts, std::
   }
   int rc = bpf_object__load(obj_);
   if (rc == 0) return true;
+  if (rc == -EAGAIN) {
+    // the verifier gives up when a signal (a profiler's SIGPROF) interrupts it: the caller retries
+    *err = EAGAIN;
+    return false;
+  }
   *err = -rc;
   // libbpf names the program the verifier refused; anything else (maps, BTF, permissions) is fatal
   std::smatch m;
@@ -130,6 +135,7 @@ void BpfSession::Open(const std::string& path, const OpenOptions& opts) {
   Close();
   disabled_.clear();
   std::map<std::string, ProgramReport> refused;
+  int interrupted = 0;
   for (;;) {
     std::string failed;
     int err = 0;
@@ -144,6 +150,7 @@ void BpfSession::Open(const std::string& path, const OpenOptions& opts) {
     std::string why = Tail(log_, 6);
     bpf_object__close(obj_);
     obj_ = nullptr;
+    if (err == EAGAIN && ++interrupted < 5) continue;
     if (failed.empty() || err == EPERM) {
       const char* code = (err == EPERM) ? "KINDLING_ERR_PERMISSION" : "KINDLING_ERR_BPF_LOAD";
       throw SessionError{code, std::string("cannot load BPF object: ") + strerror(err) + "\n" + why, err};

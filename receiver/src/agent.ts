@@ -241,9 +241,19 @@ export class Agent {
       });
     }
     this.metricLoop.start();
-    await this.kubernetes?.start();
-    this.#log(this.identity.report());
-    const report = await this.source.start((b) => this.pipeline.push(b.events));
+    let report: StartReport;
+    try {
+      await this.kubernetes?.start();
+      this.#log(this.identity.report());
+      report = await this.source.start((b) => this.pipeline.push(b.events));
+    } catch (e) {
+      // nothing started may keep the process alive when the source cannot run
+      await this.metricLoop.shutdown().catch(() => undefined);
+      await this.kubernetes?.stop().catch(() => undefined);
+      await this.prometheus?.close();
+      await this.spans.shutdown().catch(() => undefined);
+      throw e;
+    }
     this.#expiryTimer = setInterval(() => {
       this.clock.maybeResync();
       this.pipeline.expire(this.source.name === 'ebpf' ? WallClock.monotonicNs() : this.pipeline.latestNs);

@@ -7,9 +7,9 @@
  * Each field is [offset, size] in bytes.
  */
 
-export const ABI_VERSION = 3;
+export const ABI_VERSION = 4;
 /** recordings made with these ABI versions decode with this one (kinds were only added since) */
-export const READABLE_ABI_VERSIONS: readonly number[] = [1, 2, 3];
+export const READABLE_ABI_VERSIONS: readonly number[] = [1, 2, 3, 4];
 export const PAYLOAD_MAX = 4096;
 export const PAYLOAD_DEFAULT = 512;
 export const MAX_IOV = 16;
@@ -133,6 +133,7 @@ export const HOOK_NAMES = [
   'process_exec',
   'process_exit',
   'sched_switch',
+  'sendfile',
 ] as const;
 export type HookName = (typeof HOOK_NAMES)[number];
 export const HOOK_COUNT = HOOK_NAMES.length;

@@ -121,7 +121,25 @@ export class Identity {
    * What the far end of a connection is. For a ClusterIP the Service is named,
    * and conntrack (where readable) adds the backend pod the traffic reached.
    */
-  peerAttributes(local: Endpoint, remote: Endpoint): Attributes {
+  readonly #peers = new Map<string, { at: number; attrs: Attributes }>();
+
+  /**
+   * What the far end of a connection is, cached per remote endpoint for a
+   * second (a ClusterIP's conntrack backend is per connection: not cached).
+   */
+  peerAttributes(local: Endpoint, remote: Endpoint, nowMs: number = Date.now()): Attributes {
+    const key = `${remote.addr}|${remote.port}`;
+    const hit = this.#peers.get(key);
+    if (hit && nowMs - hit.at < 1000) return hit.attrs;
+    const attrs = this.#peer(local, remote);
+    if (attrs['kindling.peer.kind'] !== 'service') {
+      if (this.#peers.size >= 16_384) this.#peers.clear();
+      this.#peers.set(key, { at: nowMs, attrs });
+    }
+    return attrs;
+  }
+
+  #peer(local: Endpoint, remote: Endpoint): Attributes {
     const out: Attributes = {};
     const k8s = this.#o.kubernetes;
     const peer = k8s?.peerForAddress(remote.addr, remote.port);

@@ -57,6 +57,8 @@ export class ProcessTable {
   readonly #exited = new Map<number, number>();
   readonly #generations = new Map<number, number>();
   readonly #users: Map<number, string>;
+  /** pids found gone, and when: not read again for a while (short-lived clients end before we look) */
+  readonly #gone = new Map<number, number>();
 
   constructor(o: ProcessTableOptions = {}) {
     this.#proc = o.procRoot ?? '/proc';
@@ -71,11 +73,17 @@ export class ProcessTable {
   }
 
   /** The process's identity, read once per exec; undefined when it is gone and was never seen. */
-  get(pid: number): ProcessInfo | undefined {
+  get(pid: number, nowMs: number = Date.now()): ProcessInfo | undefined {
     const hit = this.#cache.get(pid);
     if (hit) return hit;
+    const goneAt = this.#gone.get(pid);
+    if (goneAt !== undefined && nowMs - goneAt < this.#graceMs) return undefined;
     const info = this.#read(pid);
-    if (!info) return undefined;
+    if (!info) {
+      if (this.#gone.size >= this.#capacity) this.#gone.delete(this.#gone.keys().next().value as number);
+      this.#gone.set(pid, nowMs);
+      return undefined;
+    }
     if (this.#cache.size >= this.#capacity) this.#cache.delete(this.#cache.keys().next().value as number);
     this.#cache.set(pid, info);
     return info;
@@ -83,6 +91,7 @@ export class ProcessTable {
 
   onExec(pid: number): void {
     this.#cache.delete(pid);
+    this.#gone.delete(pid);
     this.#exited.delete(pid);
     this.#generations.set(pid, (this.#generations.get(pid) ?? 0) + 1);
     if (this.#generations.size > this.#capacity) this.#generations.delete(this.#generations.keys().next().value as number);

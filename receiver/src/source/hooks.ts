@@ -6,7 +6,7 @@
 import type { ProgramReport } from './native';
 
 export const INGRESS_HOOKS = ['read', 'readv', 'recvfrom', 'recvmsg', 'recvmmsg'] as const;
-export const EGRESS_HOOKS = ['write', 'writev', 'sendto', 'sendmsg', 'sendmmsg'] as const;
+export const EGRESS_HOOKS = ['write', 'writev', 'sendto', 'sendmsg', 'sendmmsg', 'sendfile64'] as const;
 export const CONN_HOOKS = ['connect', 'accept', 'accept4', 'close'] as const;
 
 export interface HookStatus {

@@ -69,9 +69,20 @@ function requestLine(m: HttpMessage): string {
   return `${m.method ?? ''} ${m.target ?? ''}`;
 }
 
-/** host and port from a Host header value ("example.com:8080", "[::1]:80") */
+const hostMemo = new Map<string, { address?: string; port?: number }>();
+
+/** host and port from a Host header value ("example.com:8080", "[::1]:80"), memoised (bounded) */
 export function splitHost(host: string | undefined): { address?: string; port?: number } {
   if (!host) return {};
+  const known = hostMemo.get(host);
+  if (known) return known;
+  const r = parseHost(host);
+  if (hostMemo.size >= 4096) hostMemo.clear();
+  hostMemo.set(host, r);
+  return r;
+}
+
+function parseHost(host: string): { address?: string; port?: number } {
   const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(host.trim());
   if (!m || !m[1]) return {};
   const address = m[1].replace(/^\[|\]$/g, '');

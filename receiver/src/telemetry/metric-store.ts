@@ -62,9 +62,15 @@ function nowHr(): HrTime {
   return [Math.floor(ms / 1000), (ms % 1000) * 1e6];
 }
 
+// one attribute set is often recorded into several instruments (duration, sizes): key it once
+const keys = new WeakMap<Attributes, string>();
+
 function seriesKey(attrs: Attributes): string {
+  const known = keys.get(attrs);
+  if (known !== undefined) return known;
   let k = '';
   for (const name in attrs) k += `${name}\u0001${String(attrs[name])}\u0002`;
+  keys.set(attrs, k);
   return k;
 }
 

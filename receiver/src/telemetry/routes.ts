@@ -62,9 +62,22 @@ export class RouteTemplater {
     this.#templating = options.templating ?? true;
   }
 
+  readonly #memo = new Map<string, string>();
+
+  /** the template of a raw target, memoised (bounded): the same paths come again and again */
+  #template(target: string): string {
+    let r = this.#memo.get(target);
+    if (r === undefined) {
+      const p = targetPath(target);
+      r = this.#templating ? templatePath(p) : p;
+      if (this.#memo.size >= 16_384) this.#memo.clear();
+      this.#memo.set(target, r);
+    }
+    return r;
+  }
+
   route(service: string, target: string): string {
-    const p = targetPath(target);
-    const route = this.#templating ? templatePath(p) : p;
+    const route = this.#template(target);
     let routes = this.#seen.get(service);
     if (!routes) {
       // services come and go with processes: keep the table bounded
