@@ -26,5 +26,5 @@ test('capture works with one whole receive hook and one whole send hook, degrade
 test('capture cannot work without a send hook, and says so', () => {
   const v = captureViability([...pair('read'), ...pair('write', true, false)]);
   assert.equal(v.ok, false);
-  assert.deepEqual(v.problems, ['no send hook attached (write, writev, sendto, sendmsg, sendmmsg)']);
+  assert.deepEqual(v.problems, ['no send hook attached (write, writev, sendto, sendmsg, sendmmsg, sendfile64)']);
 });
