@@ -1,7 +1,9 @@
 /**
  * The protocols the agent parses by default, besides HTTP/1 (wired by the
- * agent itself). Each is a factory over the ProtocolContext.
+ * agent itself). Each is a factory over the ProtocolContext; order matters
+ * only where first bytes could match two detectors (they are kept strict).
  */
 import type { ProtocolFactory } from './context';
+import { mysqlDetector } from './mysql';
 
-export const DEFAULT_PROTOCOLS: ProtocolFactory[] = [];
+export const DEFAULT_PROTOCOLS: ProtocolFactory[] = [mysqlDetector];
