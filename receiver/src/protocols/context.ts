@@ -36,6 +36,8 @@ export interface DbOperationRecord {
   returnedRows?: number;
   /** db.operation.batch.size, when several operations went as one (pipelines of one round trip are separate) */
   batchSize?: number;
+  /** operations of one transaction share this number (Redis MULTI/EXEC) */
+  transaction?: number;
   /** no response: the request waited too long, or the connection ended */
   failure?: 'timeout' | 'connection_closed' | 'evicted';
   /** start: enter of the syscall carrying the request's first byte; end: exit of the one carrying the response's last byte */

@@ -4,6 +4,8 @@
  * only where first bytes could match two detectors (they are kept strict).
  */
 import type { ProtocolFactory } from './context';
+import { memcachedDetector } from './memcached';
 import { mysqlDetector } from './mysql';
+import { redisDetector } from './redis';
 
-export const DEFAULT_PROTOCOLS: ProtocolFactory[] = [mysqlDetector];
+export const DEFAULT_PROTOCOLS: ProtocolFactory[] = [redisDetector, memcachedDetector, mysqlDetector];

@@ -18,6 +18,8 @@ import { KindlingSpan } from './span';
 import { VERSION } from '../version';
 
 /** Semantic-conventions buckets for database operation durations (seconds). */
+const SQL_SYSTEMS = new Set(['postgresql', 'mysql', 'mariadb']);
+
 export const DB_DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10];
 
 export interface DbTelemetryDeps {
@@ -59,6 +61,7 @@ export class DbTelemetry implements DbSink {
     if (r.statusCode) attrs['db.response.status_code'] = r.statusCode;
     if (r.returnedRows !== undefined) attrs['db.response.returned_rows'] = r.returnedRows;
     if (r.batchSize !== undefined && r.batchSize > 1) attrs['db.operation.batch.size'] = r.batchSize;
+    if (r.transaction !== undefined) attrs['kindling.db.transaction'] = r.transaction;
     attrs['server.address'] = serverAddress;
     attrs['server.port'] = serverPort;
     attrs['network.peer.address'] = r.conn.remote.addr;
@@ -67,7 +70,8 @@ export class DbTelemetry implements DbSink {
     attrs['thread.id'] = r.requestTid;
     if (!server) Object.assign(attrs, this.#d.resources.peerAttributes(r.conn.local, r.conn.remote));
 
-    const target = r.collection ?? r.namespace;
+    // key-value stores name no collection; their database number does not belong in the name
+    const target = r.collection ?? (SQL_SYSTEMS.has(r.system) ? r.namespace : undefined);
     const clock = this.#d.clock;
     this.#d.spans.push(
       new KindlingSpan({
