@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -245,6 +247,10 @@ class Probe : public Napi::ObjectWrap<Probe> {
   void Shutdown() {
     if (running_.load()) {
       stopping_ = true;
+      {
+        std::lock_guard<std::mutex> lock(delivered_mu_);
+      }
+      delivered_cv_.notify_all();
       uint64_t one = 1;
       ssize_t ignored = write(stop_fd_, &one, sizeof(one));
       (void)ignored;
@@ -322,16 +328,29 @@ class Probe : public Napi::ObjectWrap<Probe> {
     records_ += b->records;
     bytes_ += b->bytes.size();
     batches_++;
+    uint64_t seq = ++handed_;
     napi_status st = tsfn_.NonBlockingCall(b);
-    if (st == napi_queue_full) {
-      handoff_waits_++;
-      st = tsfn_.BlockingCall(b);
-    }
+    if (st == napi_queue_full) st = tsfn_.BlockingCall(b);
     if (st != napi_ok) {
       delete b;
       return false;
     }
-    return true;
+    // one batch at a time: wait until JS has processed this one, so the event loop
+    // gets a turn between batches (timers, exports) instead of draining a queue of
+    // them in one go; meanwhile the ring buffer absorbs the burst
+    std::unique_lock<std::mutex> lock(delivered_mu_);
+    if (delivered_ < seq) handoff_waits_++;
+    delivered_cv_.wait(lock, [&] { return delivered_ >= seq || stopping_.load(); });
+    return !stopping_.load();
+  }
+
+  // called on the JS thread once onBatch returned
+  void Delivered() {
+    {
+      std::lock_guard<std::mutex> lock(delivered_mu_);
+      delivered_++;
+    }
+    delivered_cv_.notify_one();
   }
 
   friend void DeliverBatch(Napi::Env env, Napi::Function fn, Probe* probe, Batch* batch);
@@ -348,23 +367,38 @@ class Probe : public Napi::ObjectWrap<Probe> {
   std::atomic<bool> running_{false};
   std::atomic<bool> stopping_{false};
   std::unique_ptr<Batch> batch_;  // poll thread only
+  std::mutex delivered_mu_;
+  std::condition_variable delivered_cv_;
+  uint64_t handed_ = 0;     // poll thread only
+  uint64_t delivered_ = 0;  // under delivered_mu_
   std::atomic<uint64_t> records_{0}, bytes_{0}, batches_{0}, malformed_{0}, handoff_waits_{0};
 };
 
 // runs on the JS thread; env is null when the function is torn down with batches queued
-void DeliverBatch(Napi::Env env, Napi::Function fn, Probe* /*probe*/, Batch* batch) {
+void DeliverBatch(Napi::Env env, Napi::Function fn, Probe* probe, Batch* batch) {
   if (env == nullptr || fn == nullptr) {
     delete batch;
+    if (probe != nullptr) probe->Delivered();
     return;
   }
+  struct Ack {
+    Probe* p;
+    ~Ack() {
+      if (p != nullptr) p->Delivered();
+    }
+  } ack{probe};
   uint32_t records = batch->records;
   auto buf = Napi::Buffer<uint8_t>::New(env, batch->bytes.data(), batch->bytes.size(),
                                         [](Napi::Env, uint8_t*, Batch* b) { delete b; }, batch);
   try {
     fn.Call({buf, Napi::Number::New(env, records)});
   } catch (const Napi::Error& e) {
-    // an exception in onBatch surfaces as an uncaught exception, as for any callback
-    e.ThrowAsJavaScriptException();
+    // an exception in onBatch surfaces as an uncaught exception, as for any callback;
+    // while the environment is going away even that cannot throw: swallow it then
+    try {
+      e.ThrowAsJavaScriptException();
+    } catch (...) {
+    }
   }
 }
 

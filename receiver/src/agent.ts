@@ -133,6 +133,7 @@ export class Agent {
       linker: new LocalLinker(),
       clock: this.clock,
       ...(this.profiler ? { profiler: this.profiler } : {}),
+      names: this.names,
     });
     this.protocolStats.set('http', this.httpStats);
     this.db = new DbTelemetry({ spans: this.spans, metrics: this.metrics, resources: this.identity, names: this.names, clock: this.clock });

@@ -4,8 +4,9 @@
  * only where first bytes could match two detectors (they are kept strict).
  */
 import type { ProtocolFactory } from './context';
+import { dnsDetector } from './dns-detector';
 import { memcachedDetector } from './memcached';
 import { mysqlDetector } from './mysql';
 import { redisDetector } from './redis';
 
-export const DEFAULT_PROTOCOLS: ProtocolFactory[] = [redisDetector, memcachedDetector, mysqlDetector];
+export const DEFAULT_PROTOCOLS: ProtocolFactory[] = [redisDetector, memcachedDetector, mysqlDetector, dnsDetector];

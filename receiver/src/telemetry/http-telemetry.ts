@@ -52,6 +52,8 @@ export interface HttpTelemetryDeps {
   ids?: IdGenerator;
   /** trace profiling (tier 1): the breakdown of every server span */
   profiler?: Profiler;
+  /** names DNS answers gave to addresses: a client's server.address when no Host header names it */
+  names?: { lookup(address: string): string | undefined };
 }
 
 interface Instruments {
@@ -189,7 +191,7 @@ export class HttpTelemetry implements HttpSink {
       attrs['client.address'] = ex.conn.remote.addr;
       attrs['client.port'] = ex.conn.remote.port;
     } else {
-      serverAddress = host.address ?? ex.conn.remote.addr;
+      serverAddress = host.address ?? this.#d.names?.lookup(ex.conn.remote.addr) ?? ex.conn.remote.addr;
       serverPort = ex.conn.remote.port;
       const authority = serverAddress.includes(':') ? `[${serverAddress}]` : serverAddress;
       attrs['url.full'] = `http://${authority}${serverPort === 80 ? '' : `:${serverPort}`}${path}`;
