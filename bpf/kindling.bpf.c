@@ -494,6 +494,7 @@ static __always_inline int on_enter(__u16 hook, int fd, __u64 buf, __u64 count_a
 	st->enter_ns = bpf_ktime_get_ns();
 	if (profiling) {
 		track_start(&st->track, st->enter_ns);
+		ensure_running(&st->track, st->enter_ns);
 		/* a request's span starts at this enter: its breakdown starts here too */
 		if (is_ingress(hook))
 			sched_snapshot(&st->enter_snap, &st->track, st->enter_ns);
@@ -563,10 +564,12 @@ static __always_inline void data_header(struct scratch *sc, __u16 hook, struct s
 		struct kd_sched_snapshot *snap = (struct kd_sched_snapshot *)sc->tail;
 
 		/* ingress: as of the enter (a span starts there); egress: as of the exit (it ends there) */
-		if (is_ingress(hook))
+		if (is_ingress(hook)) {
 			__builtin_memcpy(snap, &st->enter_snap, sizeof(*snap));
-		else
+		} else {
+			ensure_running(&st->track, sc->ev.exit_ns);
 			sched_snapshot(snap, &st->track, sc->ev.exit_ns);
+		}
 		sc->ev.flags |= KD_FLAG_SCHED;
 	}
 }

@@ -114,6 +114,26 @@ static __always_inline void track_start(struct sched_track *t, __u64 now)
 	t->slice_start = now;
 }
 
+/*
+ * The thread is running right now (it is the one calling). If its switch-in
+ * was missed (seen here when another kernel thread held the CPU around the
+ * transition), close what was pending at this moment instead of carrying a
+ * stale state into the next switch.
+ */
+static __always_inline void ensure_running(struct sched_track *t, __u64 now)
+{
+	if (t->state == TS_RUNNING || t->state == TS_UNTRACKED)
+		return;
+	if (t->state == TS_BLOCKED) {
+		if (t->cause < KD_OFF_COUNT && now > t->off_start)
+			t->off_ns[t->cause] += now - t->off_start;
+	} else if (now > t->wake_ts) {
+		t->runq_ns += now - t->wake_ts;
+	}
+	t->state = TS_RUNNING;
+	t->slice_start = now;
+}
+
 /* the counters as of now, for a thread that is running (it is the one calling) */
 static __always_inline void sched_snapshot(struct kd_sched_snapshot *s, struct sched_track *t, __u64 now)
 {
@@ -202,6 +222,8 @@ int BPF_PROG(kd_sched_switch, bool preempt, struct task_struct *prev, struct tas
 		return 0;
 	now = bpf_ktime_get_ns();
 	t = tracked(prev);
+	if (t)
+		ensure_running(t, now);
 	if (t && t->state == TS_RUNNING) {
 		if (now > t->slice_start)
 			t->on_ns += now - t->slice_start;

@@ -49,7 +49,9 @@ export interface Breakdown {
   concurrency: number;
 }
 
+/** snapshots kept per thread: an event loop with hundreds of requests in flight needs its whole window */
 const RING = 64;
+const SNAPSHOTS_PER_THREAD = 1024;
 
 /**
  * Recent counter snapshots per thread, keyed by the timestamp they were taken
@@ -57,7 +59,7 @@ const RING = 64;
  * span's start and end. Bounded: RING per thread, `maxThreads` threads.
  */
 export class SnapshotIndex {
-  readonly #byTid = new Map<number, { snaps: Snap[]; name: string }>();
+  readonly #byTid = new Map<number, { snaps: Map<number, Snap>; last: Snap | undefined; name: string }>();
   readonly #maxThreads: number;
   noted = 0;
 
@@ -72,25 +74,23 @@ export class SnapshotIndex {
     let t = this.#byTid.get(ev.tid);
     if (!t) {
       if (this.#byTid.size >= this.#maxThreads) this.#byTid.delete(this.#byTid.keys().next().value as number);
-      t = { snaps: [], name: ev.comm };
+      t = { snaps: new Map(), last: undefined, name: ev.comm };
       this.#byTid.set(ev.tid, t);
     }
     const off = OFFCPU_CAUSES.map((c) => s.offNs[c]);
-    const prev = t.snaps[t.snaps.length - 1];
-    t.snaps.push({ ns: ev.direction === 2 ? ev.enterNs : ev.exitNs, on: s.onNs, runq: s.runqNs, off, voluntary: s.voluntary, involuntary: s.involuntary });
-    if (t.snaps.length > RING) t.snaps.shift();
+    const prev = t.last;
+    const snap = { ns: ev.direction === 2 ? ev.enterNs : ev.exitNs, on: s.onNs, runq: s.runqNs, off, voluntary: s.voluntary, involuntary: s.involuntary };
+    t.snaps.set(snap.ns, snap);
+    t.last = snap;
+    if (t.snaps.size > SNAPSHOTS_PER_THREAD) t.snaps.delete(t.snaps.keys().next().value as number);
     this.noted++;
     return prev ? off.map((v, i) => Math.max(0, v - (prev.off[i] ?? 0))) : undefined;
   }
 
   find(tid: number, ns: number): { snap: Snap; name: string } | undefined {
     const t = this.#byTid.get(tid);
-    if (!t) return undefined;
-    for (let i = t.snaps.length - 1; i >= 0; i--) {
-      const s = t.snaps[i] as Snap;
-      if (s.ns === ns) return { snap: s, name: t.name };
-    }
-    return undefined;
+    const snap = t?.snaps.get(ns);
+    return t && snap ? { snap, name: t.name } : undefined;
   }
 
   get threads(): number {

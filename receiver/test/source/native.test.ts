@@ -80,20 +80,21 @@ kernelTest('two probes are independent: each sees the traffic, closing one leave
 });
 
 kernelTest('a slow consumer fills the ring: the kernel counts every drop, and emitted = delivered', async () => {
+  // the writer waits for a line on stdin, so the probe can be filtered to it (other processes stay out of the ring)
+  const writer = spawn(process.execPath, [
+    '-e',
+    `process.stdin.once('data',()=>{const net=require('net');const s=net.createServer(c=>c.resume()).listen(0,'127.0.0.1',()=>{const c=net.connect(s.address().port,'127.0.0.1',()=>{c.setNoDelay(true);let i=0;const go=()=>{while(i<20000){i++;if(!c.write('x'.repeat(32)))return c.once('drain',go);}c.end();s.close();process.stdin.destroy();};go();});});});`,
+  ]);
+  const writerPid = writer.pid ?? 0;
   // a 64 KiB ring and a JS thread that stops reading for a while
   const p = new (loadAddon().Probe)();
-  p.open(artifacts.bpfObject(), { ringBytes: 65536, rodata: { self_tgid: process.pid, wakeup_bytes: 16384 } });
+  p.open(artifacts.bpfObject(), { ringBytes: 65536, rodata: { self_tgid: process.pid, filter_tgid: writerPid, wakeup_bytes: 16384 } });
   p.attach();
   let delivered = 0;
-  let writerPid = 0;
   p.start((buf) => {
     for (const e of decodeBatch(buf).events) if ('hook' in e && e.pid === writerPid) delivered++;
   }, { queueBatches: 1, batchBytes: 8192 });
-  const writer = spawn(process.execPath, [
-    '-e',
-    `const net=require('net');const s=net.createServer(c=>c.resume()).listen(0,'127.0.0.1',()=>{const c=net.connect(s.address().port,'127.0.0.1',()=>{c.setNoDelay(true);let i=0;const go=()=>{while(i<20000){i++;if(!c.write('x'.repeat(32)))return c.once('drain',go);}c.end();s.close();};go();});});`,
-  ]);
-  writerPid = writer.pid ?? 0;
+  writer.stdin.write('go\n');
   // block the JS thread: the hand-off queue fills, the poll thread waits, the ring overflows
   const until = Date.now() + 1500;
   while (Date.now() < until) {
