@@ -19,15 +19,13 @@
  *          [--threads 2] [--rate R] [--rate-seconds 5] [--rate-connections 50]
  *          [--workers 1] [--file-bytes 1024] [--sendfile] [--profile DIR]
  */
-import { execFileSync, spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { artifacts, packageRoot } from '../receiver/src/util/paths';
-import { sleep } from './lib/capture';
-import { onInterrupt } from './lib/cleanup';
+import { bpfTime, keepBpfStats, launch, metricsDelta, processCpuUs, scrape, setBpfStats, settle, startAgent, startSink, STATS_SYSCTL } from './lib/agent-process';
+import type { AgentProc, SelfMetrics, Sink } from './lib/agent-process';
 import { startNginx } from './lib/nginx';
 import type { Nginx } from './lib/nginx';
 import { count, fmt, max, median, min, table, yesNo } from './lib/report';
@@ -89,43 +87,6 @@ export function parseOverheadArgs(argv: string[]): OverheadArgs {
   };
 }
 
-// ---- child processes ----
-
-interface Child {
-  proc: ChildProcess;
-  pid: number;
-  stdout: string;
-  stderr: string;
-  exited: Promise<number | null>;
-}
-
-/** Spawn with output collected and a SIGKILL registered for interrupts. */
-function launch(file: string, args: string[], env?: NodeJS.ProcessEnv): Child {
-  const proc = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], ...(env ? { env } : {}) });
-  const c: Child = { proc, pid: proc.pid ?? -1, stdout: '', stderr: '', exited: Promise.resolve(null) };
-  const kill = (): void => void proc.kill('SIGKILL');
-  const unregister = onInterrupt(kill);
-  process.once('exit', kill);
-  const release = (): void => {
-    unregister();
-    process.removeListener('exit', kill);
-  };
-  proc.stdout?.setEncoding('utf8').on('data', (s: string) => (c.stdout += s));
-  proc.stderr?.setEncoding('utf8').on('data', (s: string) => (c.stderr = (c.stderr + s).slice(-20_000)));
-  c.exited = new Promise((resolve) => {
-    proc.once('exit', (code) => {
-      release();
-      resolve(code);
-    });
-    proc.once('error', (e) => {
-      release();
-      c.stderr += `\n${e.message}`;
-      resolve(-1);
-    });
-  });
-  return c;
-}
-
 /** Run to completion; rejects on a non-zero exit (unless okCodes allows it). */
 async function runToEnd(file: string, args: string[], okCodes: number[] = [0]): Promise<string> {
   const c = launch(file, args);
@@ -135,117 +96,8 @@ async function runToEnd(file: string, args: string[], okCodes: number[] = [0]): 
   return c.stdout;
 }
 
-async function waitFor<T>(probe: () => T | undefined, timeoutMs: number, what: () => string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what()}`);
-    await sleep(20);
-  }
-}
+// ---- what the agent costs ----
 
-async function stopChild(c: Child, signal: NodeJS.Signals = 'SIGTERM', graceMs = 15_000): Promise<void> {
-  if (c.proc.exitCode !== null || c.proc.signalCode !== null) return;
-  c.proc.kill(signal);
-  const timer = setTimeout(() => c.proc.kill('SIGKILL'), graceMs);
-  await c.exited;
-  clearTimeout(timer);
-}
-
-/** The discarding OTLP/gRPC trace receiver (bench/programs/otlp-trace-sink.js). */
-interface Sink {
-  port: number;
-  stats(): Promise<{ requests: number; bytes: number }>;
-  close(): Promise<void>;
-}
-
-async function startSink(): Promise<Sink> {
-  const protos = path.join(packageRoot(), 'build', 'otel-proto');
-  if (!fs.existsSync(path.join(protos, 'opentelemetry'))) throw new Error(`${protos} is missing: run scripts/fetch-otel-proto.sh`);
-  const c = launch(process.execPath, [path.join(packageRoot(), 'bench', 'programs', 'otlp-trace-sink.js'), protos]);
-  const port = await waitFor(
-    () => {
-      const m = /\{"port":(\d+)\}/.exec(c.stdout);
-      if (c.proc.exitCode !== null) throw new Error(`otlp-trace-sink exited: ${c.stderr}`);
-      return m ? Number(m[1]) : undefined;
-    },
-    10_000,
-    () => 'the trace sink to listen',
-  );
-  return {
-    port,
-    stats: async () => {
-      const before = c.stdout.length;
-      c.proc.stdin?.write('stats\n');
-      return waitFor(
-        () => {
-          const m = /\{"requests":(\d+),"bytes":(\d+)\}\n/.exec(c.stdout.slice(before));
-          return m ? { requests: Number(m[1]), bytes: Number(m[2]) } : undefined;
-        },
-        5_000,
-        () => 'trace sink stats',
-      );
-    },
-    close: async () => {
-      c.proc.stdin?.end();
-      await stopChild(c, 'SIGTERM', 3_000);
-    },
-  };
-}
-
-// ---- the agent process and what it costs ----
-
-const CLK_TCK = 100; // USER_HZ: /proc/PID/stat reports utime/stime in these ticks on Linux
-
-/** utime + stime of a process, all threads, in microseconds. */
-function processCpuUs(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // fields after the comm start at field 3 (state): utime is field 14, stime 15
-  return ((Number(f[11]) + Number(f[12])) * 1e6) / CLK_TCK;
-}
-
-/** The BPF program ids a process holds open (from its fds' fdinfo). */
-function bpfProgIds(pid: number): Set<number> {
-  const ids = new Set<number>();
-  for (const fd of fs.readdirSync(`/proc/${pid}/fdinfo`)) {
-    try {
-      const m = /^prog_id:\s*(\d+)$/m.exec(fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
-      if (m) ids.add(Number(m[1]));
-    } catch {
-      // fd closed meanwhile
-    }
-  }
-  return ids;
-}
-
-interface BpfTime {
-  runNs: number;
-  runs: number;
-}
-
-function bpfTime(ids: Set<number>): BpfTime {
-  const bpftool = findExecutable('bpftool');
-  if (bpftool === null) return { runNs: NaN, runs: NaN };
-  const progs = JSON.parse(execFileSync(bpftool, ['prog', 'show', '-j'], { encoding: 'utf8', maxBuffer: 64 << 20 })) as { id: number; run_time_ns?: number; run_cnt?: number }[];
-  let runNs = 0;
-  let runs = 0;
-  for (const p of progs) {
-    if (!ids.has(p.id)) continue;
-    runNs += p.run_time_ns ?? 0;
-    runs += p.run_cnt ?? 0;
-  }
-  return { runNs, runs };
-}
-
-const STATS_SYSCTL = '/proc/sys/kernel/bpf_stats_enabled';
-function setBpfStats(on: boolean): void {
-  fs.writeFileSync(STATS_SYSCTL, on ? '1' : '0');
-}
-
-/** The agent's self metrics from its Prometheus endpoint, summed over label sets. */
-type SelfMetrics = Record<string, number>;
 const SELF_METRICS = [
   'kindling_source_events_total',
   'kindling_source_lost_total',
@@ -258,93 +110,6 @@ const SELF_METRICS = [
   'kindling_parse_errors_total',
 ] as const;
 
-async function scrape(url: string): Promise<SelfMetrics> {
-  const text = await (await fetch(url)).text();
-  const out: SelfMetrics = {};
-  for (const name of SELF_METRICS) out[name] = 0;
-  for (const line of text.split('\n')) {
-    const m = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
-    if (!m || !m[1] || !(m[1] in out) || !(m[2] ?? '').includes('job="kindling"')) continue;
-    out[m[1]] = (out[m[1]] ?? 0) + Number(m[3]);
-  }
-  return out;
-}
-
-interface AgentProc {
-  child: Child;
-  metricsUrl: string;
-  progIds: Set<number>;
-  stop(): Promise<string>;
-}
-
-/** Start the agent; a failed start (e.g. attach failing while another process remounts tracefs) is retried twice. */
-async function startAgent(sinkPort: number, profileDir: string | undefined): Promise<AgentProc> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await startAgentOnce(sinkPort, profileDir);
-    } catch (e) {
-      if (attempt >= 3) throw e;
-      console.log(`  [!] the agent did not start (attempt ${attempt}): ${(e as Error).message.trim().split('\n').slice(-2).join(' ')}; retrying`);
-      await sleep(2000);
-    }
-  }
-}
-
-async function startAgentOnce(sinkPort: number, profileDir: string | undefined): Promise<AgentProc> {
-  const bin = path.join(packageRoot(), 'bin', 'kindling.js');
-  // not --cpu-prof: its SIGPROF interrupts the BPF verifier (EAGAIN); the preload profiles from SIGUSR2 on
-  const nodeArgs = profileDir ? ['-r', path.join(packageRoot(), 'bench', 'programs', 'cpu-profile-preload.js')] : [];
-  const env = {
-    ...process.env,
-    ...(profileDir ? { KINDLING_CPU_PROFILE_DIR: profileDir } : {}),
-    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `http://127.0.0.1:${sinkPort}`,
-    OTEL_TRACES_EXPORTER: 'otlp',
-    OTEL_METRICS_EXPORTER: 'prometheus',
-    OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
-    OTEL_EXPORTER_PROMETHEUS_PORT: '0',
-  };
-  const child = launch(process.execPath, [...nodeArgs, bin, 'run'], env);
-  let metricsUrl: string;
-  try {
-    metricsUrl = await waitFor(
-      () => {
-        if (child.proc.exitCode !== null) throw new Error(`the agent exited (${child.proc.exitCode}): ${child.stderr}`);
-        return /prometheus (http:\/\/\S+\/metrics)/.exec(child.stderr)?.[1];
-      },
-      30_000,
-      () => `the agent's start line (stderr so far: ${child.stderr})`,
-    );
-  } catch (e) {
-    await stopChild(child, 'SIGKILL');
-    throw e;
-  }
-  if (profileDir) child.proc.kill('SIGUSR2');
-  return {
-    child,
-    metricsUrl,
-    progIds: bpfProgIds(child.pid),
-    stop: async () => {
-      await stopChild(child);
-      return child.stderr;
-    },
-  };
-}
-
-/** Wait until the agent's CPU stops moving (it has drained and exported what the load made). */
-async function settle(pid: number, minMs = 1200, maxMs = 5000): Promise<void> {
-  const start = Date.now();
-  let last = processCpuUs(pid);
-  let quietSince = Date.now();
-  for (;;) {
-    await sleep(100);
-    const now = processCpuUs(pid);
-    // at most one tick (10 ms) per 100 ms is idle: timers, not work
-    if (now - last > 1e4) quietSince = Date.now();
-    last = now;
-    if ((Date.now() - start >= minMs && Date.now() - quietSince >= 300) || Date.now() - start > maxMs) return;
-  }
-}
-
 interface AgentCost {
   userUs: number;
   bpfNs: number;
@@ -356,15 +121,13 @@ async function measured<T>(agent: AgentProc | undefined, load: () => Promise<T>)
   if (!agent) return { result: await load(), cost: undefined };
   const cpu0 = processCpuUs(agent.child.pid);
   const bpf0 = bpfTime(agent.progIds);
-  const self0 = await scrape(agent.metricsUrl);
+  const self0 = await scrape(agent.metricsUrl, SELF_METRICS);
   const result = await load();
   await settle(agent.child.pid);
   const cpu1 = processCpuUs(agent.child.pid);
   const bpf1 = bpfTime(agent.progIds);
-  const self1 = await scrape(agent.metricsUrl);
-  const self: SelfMetrics = {};
-  for (const k of SELF_METRICS) self[k] = (self1[k] ?? 0) - (self0[k] ?? 0);
-  return { result, cost: { userUs: cpu1 - cpu0, bpfNs: bpf1.runNs - bpf0.runNs, bpfRuns: bpf1.runs - bpf0.runs, self } };
+  const self1 = await scrape(agent.metricsUrl, SELF_METRICS);
+  return { result, cost: { userUs: cpu1 - cpu0, bpfNs: bpf1.runNs - bpf0.runNs, bpfRuns: bpf1.runs - bpf0.runs, self: metricsDelta(self0, self1) } };
 }
 
 // ---- the loads ----
@@ -435,7 +198,7 @@ async function runMode(mode: Mode, a: OverheadArgs, nginx: Nginx, sink: Sink, ra
   let agent: AgentProc | undefined;
   try {
     if (mode === 'with') {
-      agent = await startAgent(sink.port, a.profile);
+      agent = await startAgent({ sinkPort: sink.port, profileDir: a.profile });
       setBpfStats(true);
     }
     await wrk(a, nginx.url, 1); // warm-up: connections, caches, the agent's JIT
@@ -526,9 +289,7 @@ export async function runHttpOverhead(a: OverheadArgs): Promise<void> {
       `${a.rounds} rounds; (a) wrk -c ${a.connections} -t ${a.threads} -d ${a.seconds}s; (b) http-rate ${a.rateConnections} connections for ${a.rateSeconds} s + 1 s warm-up`,
   );
   preflight();
-  const statsBefore = fs.readFileSync(STATS_SYSCTL, 'utf8').trim();
-  const restoreStats = (): void => fs.writeFileSync(STATS_SYSCTL, statsBefore);
-  const releaseStats = onInterrupt(restoreStats);
+  const stats = keepBpfStats();
   const nginx = await startNginx({ workers: a.workers, fileBytes: a.fileBytes, sendfile: a.sendfile });
   let sink: Sink | undefined;
   try {
@@ -557,8 +318,7 @@ export async function runHttpOverhead(a: OverheadArgs): Promise<void> {
   } finally {
     await sink?.close();
     await nginx.close();
-    restoreStats();
-    releaseStats();
+    stats.close();
   }
   console.log(`\nhttp-overhead took ${fmt((Date.now() - started) / 1000)} s`);
 }

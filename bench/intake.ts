@@ -105,6 +105,7 @@ function touch(ev: KindlingEvent): number {
   if (ev.kind === Kind.SockState) return ev.newState + ev.localPort;
   if (ev.kind === Kind.Proc) return ev.pid;
   if (ev.kind === Kind.Slice) return ev.endNs - ev.startNs;
+  if (ev.kind === Kind.Stack) return ev.frames.length;
   return ev.len + ev.fd + ev.localPort + (ev.exitNs - ev.enterNs);
 }
 

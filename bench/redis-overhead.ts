@@ -15,30 +15,20 @@
  *
  * Usage: node dist/bench/redis-overhead.js [--rounds 3] [--seconds 5] [--pipeline 16]
  *          [--clients 50] [--payload-bytes 4096]
- * (The agent is `node bin/kindling.js run` once DEFAULT_PROTOCOLS includes Redis; until
- * then this file starts it itself, the same way, with `--agent-child`.)
  */
-import { execFileSync, spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { Agent } from '../receiver/src/agent';
-import { loadConfig } from '../receiver/src/config/config';
-import { DEFAULT_PROTOCOLS } from '../receiver/src/protocols/index';
-import { redisDetector } from '../receiver/src/protocols/redis';
-import { packageRoot } from '../receiver/src/util/paths';
+import { bpfTime, keepBpfStats, launch, metricsDelta, processCpuUs, scrape, setBpfStats, settle, sinkProtos, startAgent, startSink, stopChild } from './lib/agent-process';
+import type { AgentProc, Sink } from './lib/agent-process';
 import { sleep } from './lib/capture';
-import { onInterrupt } from './lib/cleanup';
 import { count, fmt, max, median, min, table, yesNo } from './lib/report';
 import { findExecutable } from './lib/system';
 
 const CPU_TARGET_US = 10;
 const THROUGHPUT_TARGET = 0.85;
-const STATS_SYSCTL = '/proc/sys/kernel/bpf_stats_enabled';
-const CLK_TCK = 100;
 
 interface Args {
   rounds: number;
@@ -62,71 +52,6 @@ function parse(argv: string[]): Args {
   return { rounds: int('rounds', values.rounds), seconds: int('seconds', values.seconds), pipeline: int('pipeline', values.pipeline), clients: int('clients', values.clients), payloadBytes: int('payload-bytes', values['payload-bytes']) };
 }
 
-interface Child {
-  proc: ChildProcess;
-  pid: number;
-  out: string;
-  err: string;
-  exited: Promise<number | null>;
-}
-
-function launch(file: string, args: string[], env?: NodeJS.ProcessEnv): Child {
-  const proc = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], ...(env ? { env } : {}) });
-  const c: Child = { proc, pid: proc.pid ?? -1, out: '', err: '', exited: Promise.resolve(null) };
-  const release = onInterrupt(() => void proc.kill('SIGKILL'));
-  proc.stdout?.setEncoding('utf8').on('data', (s: string) => (c.out += s));
-  proc.stderr?.setEncoding('utf8').on('data', (s: string) => (c.err = (c.err + s).slice(-20_000)));
-  c.exited = new Promise((resolve) => {
-    proc.once('exit', (code) => {
-      release();
-      resolve(code);
-    });
-  });
-  return c;
-}
-
-async function stop(c: Child, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (c.proc.exitCode !== null || c.proc.signalCode !== null) return;
-  c.proc.kill(signal);
-  const t = setTimeout(() => c.proc.kill('SIGKILL'), 15_000);
-  await c.exited;
-  clearTimeout(t);
-}
-
-async function until<T>(probe: () => T | undefined, ms: number, what: string): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
-function cpuUs(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(f[11]) + Number(f[12])) * 1e6) / CLK_TCK;
-}
-
-function progIds(pid: number): Set<number> {
-  const ids = new Set<number>();
-  for (const fd of fs.readdirSync(`/proc/${pid}/fdinfo`)) {
-    try {
-      const m = /^prog_id:\s*(\d+)$/m.exec(fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
-      if (m) ids.add(Number(m[1]));
-    } catch {
-      // closed meanwhile
-    }
-  }
-  return ids;
-}
-
-function bpfNs(ids: Set<number>): number {
-  const progs = JSON.parse(execFileSync('bpftool', ['prog', 'show', '-j'], { encoding: 'utf8', maxBuffer: 64 << 20 })) as { id: number; run_time_ns?: number }[];
-  return progs.filter((p) => ids.has(p.id)).reduce((a, p) => a + (p.run_time_ns ?? 0), 0);
-}
-
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
     const s = net.createServer().listen(0, '127.0.0.1', () => {
@@ -136,65 +61,7 @@ async function freePort(): Promise<number> {
   });
 }
 
-// ---- the agent ----
-
-interface AgentProc {
-  child: Child;
-  metricsUrl: string;
-  ids: Set<number>;
-}
-
-async function startAgent(sinkPort: number, configFile: string): Promise<AgentProc> {
-  const env = { ...process.env, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `http://127.0.0.1:${sinkPort}`, OTEL_TRACES_EXPORTER: 'otlp', OTEL_METRICS_EXPORTER: 'prometheus', OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1', OTEL_EXPORTER_PROMETHEUS_PORT: '0' };
-  const wired = DEFAULT_PROTOCOLS.includes(redisDetector);
-  const args = wired ? [path.join(packageRoot(), 'bin', 'kindling.js'), 'run', '--config', configFile] : [__filename, '--agent-child', configFile];
-  const child = launch(process.execPath, args, env);
-  const metricsUrl = await until(
-    () => {
-      if (child.proc.exitCode !== null) throw new Error(`the agent exited: ${child.err}`);
-      return /prometheus (http:\/\/\S+\/metrics)/.exec(child.err)?.[1];
-    },
-    30_000,
-    "the agent's start line",
-  );
-  return { child, metricsUrl, ids: progIds(child.pid) };
-}
-
-/** `--agent-child FILE`: what `kindling run --config FILE` does, with Redis parsing on. */
-async function agentChild(configFile: string): Promise<void> {
-  const agent = new Agent(loadConfig({ file: configFile, env: process.env }), { protocols: [...DEFAULT_PROTOCOLS, redisDetector] });
-  await agent.start();
-  const keepAlive = setInterval(() => undefined, 1 << 30); // nothing else need hold the event loop open
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', resolve);
-    process.once('SIGINT', resolve);
-  });
-  clearInterval(keepAlive);
-  await agent.stop();
-}
-
-async function scrape(url: string): Promise<Record<string, number>> {
-  const out: Record<string, number> = { kindling_spans_exported_total: 0, kindling_spans_dropped_total: 0, kindling_source_lost_total: 0 };
-  for (const line of (await (await fetch(url)).text()).split('\n')) {
-    const m = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
-    if (m?.[1] !== undefined && m[1] in out) out[m[1]] = (out[m[1]] ?? 0) + Number(m[3]);
-  }
-  return out;
-}
-
-/** Waits until the agent's CPU stops moving: it has drained and exported what the load made. */
-async function settle(pid: number): Promise<void> {
-  const start = Date.now();
-  let last = cpuUs(pid);
-  let quiet = Date.now();
-  while (Date.now() - start < 8000) {
-    await sleep(100);
-    const now = cpuUs(pid);
-    if (now - last > 1e4) quiet = Date.now();
-    last = now;
-    if (Date.now() - start >= 1200 && Date.now() - quiet >= 300) return;
-  }
-}
+const SELF_METRICS = ['kindling_spans_exported_total', 'kindling_spans_dropped_total', 'kindling_source_lost_total'];
 
 // ---- the load ----
 
@@ -207,11 +74,11 @@ interface Load {
 async function benchmark(a: Args, port: number, n: number): Promise<Load> {
   const c = launch('redis-benchmark', ['-h', '127.0.0.1', '-p', String(port), '-n', String(n), '-t', 'set,get', '-P', String(a.pipeline), '-c', String(a.clients), '-q']);
   c.proc.stdin?.end();
-  if ((await c.exited) !== 0) throw new Error(`redis-benchmark failed: ${c.err}`);
+  if ((await c.exited) !== 0) throw new Error(`redis-benchmark failed: ${c.stderr}`);
   let seconds = 0;
   for (const t of ['SET', 'GET']) {
-    const m = [...c.out.matchAll(new RegExp(`${t}: ([\\d.]+) requests per second`, 'g'))].pop();
-    if (!m) throw new Error(`cannot read redis-benchmark's output: ${c.out}`);
+    const m = [...c.stdout.matchAll(new RegExp(`${t}: ([\\d.]+) requests per second`, 'g'))].pop();
+    if (!m) throw new Error(`cannot read redis-benchmark's output: ${c.stdout}`);
     seconds += n / Number(m[1]);
   }
   return { ops: 2 * n, seconds, opsPerSec: (2 * n) / seconds };
@@ -228,25 +95,23 @@ async function runMode(a: Args, withAgent: boolean, port: number, n: number, sin
   let agent: AgentProc | undefined;
   try {
     if (withAgent) {
-      agent = await startAgent(sinkPort, configFile);
-      fs.writeFileSync(STATS_SYSCTL, '1');
+      agent = await startAgent({ sinkPort, args: ['--config', configFile] });
+      setBpfStats(true);
     }
     await benchmark(a, port, Math.min(n, 50_000)); // warm-up: the agent's JIT, redis' allocations
     if (!agent) return { load: await benchmark(a, port, n) };
-    await settle(agent.child.pid);
-    const cpu0 = cpuUs(agent.child.pid);
-    const bpf0 = bpfNs(agent.ids);
-    const self0 = await scrape(agent.metricsUrl);
+    await settle(agent.child.pid, 1200, 8000);
+    const cpu0 = processCpuUs(agent.child.pid);
+    const bpf0 = bpfTime(agent.progIds).runNs;
+    const self0 = await scrape(agent.metricsUrl, SELF_METRICS);
     const load = await benchmark(a, port, n);
-    await settle(agent.child.pid);
-    const self1 = await scrape(agent.metricsUrl);
-    const self: Record<string, number> = {};
-    for (const k of Object.keys(self1)) self[k] = (self1[k] ?? 0) - (self0[k] ?? 0);
-    return { load, cpuUs: cpuUs(agent.child.pid) - cpu0, bpfUs: (bpfNs(agent.ids) - bpf0) / 1e3, self };
+    await settle(agent.child.pid, 1200, 8000);
+    const self = metricsDelta(self0, await scrape(agent.metricsUrl, SELF_METRICS));
+    return { load, cpuUs: processCpuUs(agent.child.pid) - cpu0, bpfUs: (bpfTime(agent.progIds).runNs - bpf0) / 1e3, self };
   } finally {
     if (agent) {
-      fs.writeFileSync(STATS_SYSCTL, '0');
-      await stop(agent.child);
+      setBpfStats(false);
+      await agent.stop();
     }
   }
 }
@@ -263,20 +128,18 @@ function describe(mode: string, r: Run): string {
 export async function runRedisOverhead(a: Args): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('needs root (BPF, kernel.bpf_stats_enabled)');
   for (const tool of ['redis-server', 'redis-benchmark', 'bpftool']) if (findExecutable(tool) === null) throw new Error(`${tool} is not installed`);
-  const protos = path.join(packageRoot(), 'build', 'otel-proto');
-  if (!fs.existsSync(path.join(protos, 'opentelemetry'))) throw new Error(`${protos} is missing: run scripts/fetch-otel-proto.sh`);
+  sinkProtos();
   console.log(`redis-overhead: redis-benchmark -t set,get -P ${a.pipeline} -c ${a.clients}, about ${a.seconds} s per run, ${a.rounds} rounds; agent payload prefix ${a.payloadBytes} bytes; load average ${fmt(os.loadavg()[0] ?? NaN, 2)}`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kindling-redis-bench-'));
   const configFile = path.join(dir, 'kindling.yaml');
   fs.writeFileSync(configFile, `capture:\n  payload_bytes: ${a.payloadBytes}\n`);
-  const statsBefore = fs.readFileSync(STATS_SYSCTL, 'utf8').trim();
-  const restore = (): void => fs.writeFileSync(STATS_SYSCTL, statsBefore);
-  const releaseRestore = onInterrupt(restore);
+  const stats = keepBpfStats();
   const port = await freePort();
   const redis = launch('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no']);
-  const sink = launch(process.execPath, [path.join(packageRoot(), 'bench', 'programs', 'otlp-trace-sink.js'), protos]);
+  let sink: Sink | undefined;
   try {
-    const sinkPort = Number(await until(() => /\{"port":(\d+)\}/.exec(sink.out)?.[1], 10_000, 'the trace sink'));
+    sink = await startSink();
+    const sinkPort = sink.port;
     await sleep(300);
     const cal = await benchmark(a, port, 200_000);
     const n = Math.max(10_000, Math.round((cal.opsPerSec * a.seconds) / 2 / 1000) * 1000);
@@ -308,17 +171,14 @@ export async function runRedisOverhead(a: Args): Promise<void> {
       ),
     );
   } finally {
-    sink.proc.stdin?.end();
-    await stop(sink);
-    await stop(redis);
-    restore();
-    releaseRestore();
+    await sink?.close();
+    await stopChild(redis);
+    stats.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
 export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
-  if (argv[0] === '--agent-child') return agentChild(argv[1] ?? '');
   await runRedisOverhead(parse(argv));
 }
 

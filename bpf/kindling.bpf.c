@@ -55,6 +55,8 @@ const volatile __u64 wakeup_bytes = KD_RINGBUF_BYTES / 4;
 const volatile bool profiling = false;
 /* trace profiling tier 2: slice records of long off-CPU and run-queue intervals */
 const volatile bool slices = false;
+/* trace profiling tier 3: user stacks after long blocks (its sys_exit program loads only with it) */
+const volatile bool stacks = false;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -867,6 +869,8 @@ static __always_inline void emit_proc(__u16 what)
 	e->_pad0 = 0;
 	e->pid = task->tgid;
 	e->ppid = task->real_parent->tgid;
+	e->tid = task->pid;
+	e->_pad1 = 0;
 	e->ts_ns = bpf_ktime_get_ns();
 	e->cgroup_id = task_cgroup_id(task);
 	copy_comm(e->comm, task);
@@ -887,12 +891,12 @@ int kd_process_exit(struct trace_event_raw_sched_process_exit *ctx)
 	struct task_struct *task = bpf_get_current_task_btf();
 
 	/* once per process: the last thread (group_dead, 6.x), else the leader */
-	if (bpf_core_field_exists(ctx->group_dead)) {
-		if (!BPF_CORE_READ(ctx, group_dead))
-			return 0;
-	} else if (task->pid != task->tgid) {
-		return 0;
-	}
-	emit_proc(KD_PROC_EXIT);
+	bool group_dead = bpf_core_field_exists(ctx->group_dead) ? BPF_CORE_READ(ctx, group_dead) : task->pid == task->tgid;
+
+	if (group_dead)
+		emit_proc(KD_PROC_EXIT);
+	/* a thread trace profiling tracked: user space drops its per-thread state now, not when it ages out */
+	else if (profiling && tracked(task))
+		emit_proc(KD_PROC_THREAD_EXIT);
 	return 0;
 }

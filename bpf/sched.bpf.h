@@ -212,6 +212,33 @@ static __always_inline void emit_slice(struct task_struct *task, struct sched_tr
 	count(KD_HOOK_SCHED_SWITCH, KD_CNT_EMITTED, 1);
 }
 
+/* blocks at least this long leave their user stack to be taken (tier 3) */
+#define STACK_MIN_NS 1000000ULL
+
+/* the syscall a task is in (x86_64 numbers), -1 outside one */
+static __always_inline __s32 task_syscall(struct task_struct *task)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+
+	return regs ? (__s32)BPF_CORE_READ(regs, orig_ax) : -1;
+}
+
+/*
+ * Tier 3: a long block inside a syscall: its stack is taken at that syscall's
+ * exit. A subprogram called under `if (stacks)`: with stacks off the verifier
+ * drops the call, and clang cannot hoist its work into the switch path.
+ */
+static __noinline void note_block(struct sched_track *t, __u64 start, __u64 end)
+{
+	if (end - start < STACK_MIN_NS || t->block_nr < 0)
+		return;
+	t->stack_start = start;
+	t->stack_end = end;
+	t->stack_cause = t->cause;
+	t->stack_nr = t->block_nr;
+	t->stack_pending = 1;
+}
+
 SEC("tp_btf/sched_switch")
 int BPF_PROG(kd_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next, unsigned int prev_state)
 {
@@ -236,6 +263,8 @@ int BPF_PROG(kd_sched_switch, bool preempt, struct task_struct *prev, struct tas
 			t->state = TS_BLOCKED;
 			t->off_start = now;
 			t->cause = offcpu_cause(prev);
+			if (stacks)
+				t->block_nr = task_syscall(prev);
 			t->voluntary++;
 		}
 	}
@@ -246,12 +275,17 @@ int BPF_PROG(kd_sched_switch, bool preempt, struct task_struct *prev, struct tas
 			if (t->cause < KD_OFF_COUNT && now > t->off_start) {
 				t->off_ns[t->cause] += now - t->off_start;
 				emit_slice(next, t, t->cause, t->off_start, now);
+				if (stacks)
+					note_block(t, t->off_start, now);
 			}
 		} else if (t->state == TS_RUNNABLE && now > t->wake_ts) {
 			t->runq_ns += now - t->wake_ts;
 			/* the blocked interval before this wait was recorded at wake-up (off_start..wake_ts) */
-			if (t->cause < KD_OFF_COUNT && t->off_start && t->wake_ts > t->off_start)
+			if (t->cause < KD_OFF_COUNT && t->off_start && t->wake_ts > t->off_start) {
 				emit_slice(next, t, t->cause, t->off_start, t->wake_ts);
+				if (stacks)
+					note_block(t, t->off_start, t->wake_ts);
+			}
 			emit_slice(next, t, KD_SLICE_RUNQ, t->wake_ts, now);
 			t->off_start = 0;
 		}
@@ -306,6 +340,58 @@ int BPF_PROG(kd_sched_process_fork, struct task_struct *parent, struct task_stru
 	st->track.state = TS_BLOCKED;
 	st->track.cause = KD_OFF_OTHER;
 	st->track.off_start = bpf_ktime_get_ns();
+	st->track.block_nr = -1; /* born blocked, but not in a syscall of its own */
+	return 0;
+}
+
+/*
+ * Tier 3: at the exit of the syscall a thread blocked in for >= 1 ms, take its
+ * user stack. The thread has not run user code since it blocked, so this is the
+ * stack it blocked with; taking it here rather than at every switch keeps the
+ * cost off the scheduler path. Loaded and attached only with profiling.stacks.
+ */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(kd_stack_sys_exit, struct pt_regs *regs, long ret)
+{
+	struct task_struct *task;
+	struct sched_track *t;
+	struct kd_stack_event *e;
+	long n;
+
+	if (!profiling || !stacks)
+		return 0;
+	task = bpf_get_current_task_btf();
+	t = tracked(task);
+	if (!t || !t->stack_pending)
+		return 0;
+	t->stack_pending = 0;
+	/* a block in another syscall (its exit was missed): this stack is not where it blocked */
+	if ((__s32)regs->orig_ax != t->stack_nr)
+		return 0;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(KD_HOOK_SYS_EXIT, KD_CNT_LOST_RINGBUF, 1);
+		return 0;
+	}
+	n = bpf_get_stack(ctx, e->frames, sizeof(e->frames), BPF_F_USER_STACK);
+	if (n < 0)
+		n = 0;
+	e->kind = KD_KIND_STACK;
+	e->size = sizeof(*e);
+	e->cause = t->stack_cause;
+	e->flags = n >= (long)sizeof(e->frames) ? KD_STACK_TRUNCATED : 0;
+	e->nframes = n >= (long)sizeof(e->frames) ? KD_STACK_MAX_FRAMES : (__u16)(n / 8);
+	e->pid = task->tgid;
+	e->tid = task->pid;
+	e->syscall_nr = t->stack_nr;
+	e->_pad0 = 0;
+	e->block_start_ns = t->stack_start;
+	e->block_end_ns = t->stack_end;
+	e->user_sp = regs->sp;
+	e->user_bp = regs->bp;
+	e->nscan = bpf_probe_read_user(e->scan, sizeof(e->scan), (void *)e->user_sp) ? 0 : KD_STACK_SCAN_WORDS;
+	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+	count(KD_HOOK_SYS_EXIT, KD_CNT_EMITTED, 1);
 	return 0;
 }
 

@@ -25,6 +25,14 @@ struct sched_track {
 	/* slice records: a token bucket (tokens, refilled by time) bounds them per thread */
 	__u32 slice_tokens;
 	__u64 slice_refill_ns;
+	/* tier 3 (stacks): the last long block, until a syscall exit takes its stack */
+	__u64 stack_start;
+	__u64 stack_end;
+	__s32 block_nr;    /* the syscall the thread blocked in (set at switch-out), -1 outside one */
+	__s32 stack_nr;    /* ... and that of the pending block */
+	__u8 stack_cause;
+	__u8 stack_pending;
+	__u8 _pad2[6];
 };
 
 #endif /* KINDLING_SCHED_TYPES_H */

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 # toolchain for CO-RE BPF objects and the Node-API addon against libbpf
 PKGS=(clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool make g++ python3 pkg-config)
 # peers the tests and benchmarks drive
-TEST_PKGS=(curl util-linux iproute2 nginx wrk prometheus mariadb-server mariadb-client redis-server redis-tools memcached libmemcached-tools dnsmasq-base bind9-dnsutils)
+TEST_PKGS=(curl util-linux iproute2 nginx wrk prometheus mariadb-server mariadb-client redis-server redis-tools memcached libmemcached-tools dnsmasq-base bind9-dnsutils postgresql postgresql-client openssl)
 [[ "${1:-}" == "--test" ]] && PKGS+=("${TEST_PKGS[@]}")
 
 missing=()

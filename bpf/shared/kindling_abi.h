@@ -17,7 +17,7 @@
 #include <linux/types.h>
 #endif
 
-#define KD_ABI_VERSION 4
+#define KD_ABI_VERSION 6
 
 /* payload prefix limits: the runtime cap is a power of two <= KD_PAYLOAD_MAX */
 #define KD_PAYLOAD_MAX 4096
@@ -33,6 +33,7 @@ enum kd_kind {
 	KD_KIND_SOCK_STATE = 3, /* sock:inet_sock_set_state */
 	KD_KIND_PROC = 4,       /* sched:sched_process_exec / sched_process_exit: identity caches refresh */
 	KD_KIND_SLICE = 5,      /* trace profiling: one long off-CPU or run-queue interval of a tracked thread */
+	KD_KIND_STACK = 6,      /* trace profiling tier 3: the user stack of a thread after a long block */
 };
 
 /* the syscall (or hook) a record came from; also indexes the counters */
@@ -57,7 +58,8 @@ enum kd_hook {
 	KD_HOOK_PROCESS_EXIT = 17,
 	KD_HOOK_SCHED_SWITCH = 18,
 	KD_HOOK_SENDFILE = 19, /* sendfile64: bytes sent from a file, no payload (they are file data) */
-	KD_HOOK_COUNT = 20,
+	KD_HOOK_SYS_EXIT = 20, /* raw syscall exit: stack records (profiling.stacks) */
+	KD_HOOK_COUNT = 21,
 };
 
 enum kd_direction {
@@ -182,6 +184,7 @@ struct kd_sock_state_event {
 enum kd_proc_what {
 	KD_PROC_EXEC = 1,
 	KD_PROC_EXIT = 2,
+	KD_PROC_THREAD_EXIT = 3, /* a tracked thread (trace profiling) ended: its state can go */
 };
 
 struct kd_proc_event {
@@ -191,6 +194,8 @@ struct kd_proc_event {
 	__u16 _pad0;
 	__u32 pid;            /* tgid */
 	__u32 ppid;           /* the parent's tgid */
+	__u32 tid;            /* the thread (exec: the new leader; thread exit: the thread that ended) */
+	__u32 _pad1;
 	__u64 ts_ns;
 	__u64 cgroup_id;
 	char comm[16];
@@ -211,6 +216,40 @@ struct kd_slice_event {
 	__u64 end_ns;
 };
 
+/* KD_KIND_STACK: frames[] holds nframes user return addresses, innermost first */
+#define KD_STACK_MAX_FRAMES 32
+/* words copied from the user stack pointer up (see scan[]) */
+#define KD_STACK_SCAN_WORDS 64
+
+/* kd_stack_event.flags */
+enum kd_stack_flag {
+	KD_STACK_TRUNCATED = 1 << 0, /* the walk filled frames[]: outer frames are missing */
+};
+
+struct kd_stack_event {
+	__u16 kind;
+	__u16 size;
+	__u8 cause;           /* enum kd_offcpu_cause of the block */
+	__u8 flags;           /* enum kd_stack_flag */
+	__u16 nframes;        /* valid entries of frames[] */
+	__u32 pid;
+	__u32 tid;
+	__s32 syscall_nr;     /* the syscall that blocked (x86_64 numbers) */
+	__u16 nscan;          /* valid entries of scan[]: KD_STACK_SCAN_WORDS, or 0 when unreadable */
+	__u16 _pad0;
+	__u64 block_start_ns; /* the block: off CPU from start to end (the wake-up) */
+	__u64 block_end_ns;
+	__u64 user_sp;        /* user stack and frame pointers at the syscall */
+	__u64 user_bp;
+	__u64 frames[KD_STACK_MAX_FRAMES];
+	/*
+	 * The words at user_sp upward. A leaf without frame pointers (Debian's libc)
+	 * hides its caller from the frame-pointer walk; user space finds that
+	 * caller's return address here, below user_bp.
+	 */
+	__u64 scan[KD_STACK_SCAN_WORDS];
+};
+
 #ifdef __cplusplus
 #define KD_STATIC_ASSERT static_assert
 #else
@@ -220,14 +259,18 @@ struct kd_slice_event {
 #define KD_SOCK_EVENT_SIZE 152
 #define KD_SCHED_SNAPSHOT_SIZE 128
 #define KD_SOCK_STATE_EVENT_SIZE 104
-#define KD_PROC_EVENT_SIZE 48
+#define KD_PROC_EVENT_SIZE 56
 #define KD_SLICE_EVENT_SIZE 32
+#define KD_STACK_HEADER_SIZE 56
+#define KD_STACK_EVENT_SIZE (KD_STACK_HEADER_SIZE + 8 * (KD_STACK_MAX_FRAMES + KD_STACK_SCAN_WORDS))
 
 KD_STATIC_ASSERT(sizeof(struct kd_sock_event) == KD_SOCK_EVENT_SIZE, "kd_sock_event size");
 KD_STATIC_ASSERT(sizeof(struct kd_sched_snapshot) == KD_SCHED_SNAPSHOT_SIZE, "kd_sched_snapshot size");
 KD_STATIC_ASSERT(sizeof(struct kd_sock_state_event) == KD_SOCK_STATE_EVENT_SIZE, "kd_sock_state_event size");
 KD_STATIC_ASSERT(sizeof(struct kd_proc_event) == KD_PROC_EVENT_SIZE, "kd_proc_event size");
 KD_STATIC_ASSERT(sizeof(struct kd_slice_event) == KD_SLICE_EVENT_SIZE, "kd_slice_event size");
+KD_STATIC_ASSERT(sizeof(struct kd_stack_event) == KD_STACK_EVENT_SIZE, "kd_stack_event size");
+KD_STATIC_ASSERT(__builtin_offsetof(struct kd_stack_event, frames) == KD_STACK_HEADER_SIZE, "kd_stack_event header");
 KD_STATIC_ASSERT((KD_PAYLOAD_MAX & (KD_PAYLOAD_MAX - 1)) == 0, "KD_PAYLOAD_MAX is a power of two");
 
 /* per-CPU counters: one element, summed by user space */

@@ -92,6 +92,7 @@ static void proc_event(void)
 	FIELD(struct kd_proc_event, what);
 	FIELD(struct kd_proc_event, pid);
 	FIELD(struct kd_proc_event, ppid);
+	FIELD(struct kd_proc_event, tid);
 	FIELD(struct kd_proc_event, ts_ns);
 	FIELD(struct kd_proc_event, cgroup_id);
 	FIELD(struct kd_proc_event, comm);
@@ -113,15 +114,40 @@ static void slice_event(void)
 	printf("}},\n");
 }
 
+static void stack_event(void)
+{
+	int first = 1;
+
+	printf("  \"kd_stack_event\": {\"size\": %zu, \"fields\": {", sizeof(struct kd_stack_event));
+	FIELD(struct kd_stack_event, kind);
+	FIELD(struct kd_stack_event, size);
+	FIELD(struct kd_stack_event, cause);
+	FIELD(struct kd_stack_event, flags);
+	FIELD(struct kd_stack_event, nframes);
+	FIELD(struct kd_stack_event, pid);
+	FIELD(struct kd_stack_event, tid);
+	FIELD(struct kd_stack_event, syscall_nr);
+	FIELD(struct kd_stack_event, nscan);
+	FIELD(struct kd_stack_event, block_start_ns);
+	FIELD(struct kd_stack_event, block_end_ns);
+	FIELD(struct kd_stack_event, user_sp);
+	FIELD(struct kd_stack_event, user_bp);
+	FIELD(struct kd_stack_event, frames);
+	FIELD(struct kd_stack_event, scan);
+	printf("}},\n");
+}
+
 static void constants(void)
 {
 	printf("  \"constants\": {\"KD_ABI_VERSION\": %d, \"KD_PAYLOAD_MAX\": %d, \"KD_PAYLOAD_DEFAULT\": %d, "
 	       "\"KD_MAX_IOV\": %d, \"KD_MAX_MMSG\": %d, \"KD_HOOK_COUNT\": %d, \"KD_CNT_COUNT\": %d, "
 	       "\"KD_OFF_COUNT\": %d, \"KD_KIND_SOCK_DATA\": %d, \"KD_KIND_SOCK_CONN\": %d, "
-	       "\"KD_KIND_SOCK_STATE\": %d, \"KD_KIND_PROC\": %d, \"KD_KIND_SLICE\": %d, \"KD_SLICE_RUNQ\": %d, \"KD_FLAG_SCHED\": %d}\n",
+	       "\"KD_KIND_SOCK_STATE\": %d, \"KD_KIND_PROC\": %d, \"KD_KIND_SLICE\": %d, \"KD_SLICE_RUNQ\": %d, \"KD_FLAG_SCHED\": %d, "
+	       "\"KD_KIND_STACK\": %d, \"KD_STACK_MAX_FRAMES\": %d, \"KD_STACK_SCAN_WORDS\": %d, \"KD_STACK_HEADER_SIZE\": %d, \"KD_STACK_TRUNCATED\": %d}\n",
 	       KD_ABI_VERSION, KD_PAYLOAD_MAX, KD_PAYLOAD_DEFAULT, KD_MAX_IOV, KD_MAX_MMSG, KD_HOOK_COUNT,
 	       KD_CNT_COUNT, KD_OFF_COUNT, KD_KIND_SOCK_DATA, KD_KIND_SOCK_CONN, KD_KIND_SOCK_STATE,
-	       KD_KIND_PROC, KD_KIND_SLICE, KD_SLICE_RUNQ, KD_FLAG_SCHED);
+	       KD_KIND_PROC, KD_KIND_SLICE, KD_SLICE_RUNQ, KD_FLAG_SCHED, KD_KIND_STACK, KD_STACK_MAX_FRAMES, KD_STACK_SCAN_WORDS,
+	       KD_STACK_HEADER_SIZE, KD_STACK_TRUNCATED);
 }
 
 #define ENUM(name) printf("%s\"%s\": %d", first ? "" : ", ", #name, (int)(name)), first = 0
@@ -151,6 +177,7 @@ static void enums(void)
 	ENUM(KD_HOOK_PROCESS_EXIT);
 	ENUM(KD_HOOK_SCHED_SWITCH);
 	ENUM(KD_HOOK_SENDFILE);
+	ENUM(KD_HOOK_SYS_EXIT);
 	printf("},\n  \"counters\": {");
 	first = 1;
 	ENUM(KD_CNT_EMITTED);
@@ -195,6 +222,7 @@ int main(void)
 	sock_state_event();
 	proc_event();
 	slice_event();
+	stack_event();
 	enums();
 	constants();
 	printf("}\n");

@@ -5,6 +5,7 @@
 // behind, the hand-off blocks, the ring fills and the kernel counts the drops:
 // memory here stays bounded.
 #include <bpf/bpf.h>
+#include <malloc.h>
 #include <bpf/libbpf.h>
 #include <napi.h>
 #include <sys/epoll.h>
@@ -80,7 +81,7 @@ class Probe : public Napi::ObjectWrap<Probe> {
   ~Probe() override { Shutdown(); }
 
  private:
-  // open(objectPath, { ringBytes?, rodata?: { name: number | bigint } }) -> program reports
+  // open(objectPath, { ringBytes?, rodata?: { name: number | bigint }, skip?: [programName] }) -> program reports
   Napi::Value Open(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!info[0].IsString()) throw MakeError(env, "KINDLING_ERR_INVALID_OPTION", "open(objectPath, options): objectPath must be a string", EINVAL);
@@ -90,6 +91,13 @@ class Probe : public Napi::ObjectWrap<Probe> {
       Napi::Object o = info[1].As<Napi::Object>();
       if (o.Has("ringBytes") && !o.Get("ringBytes").IsUndefined()) {
         opts.ring_bytes = static_cast<uint32_t>(ToU64(o.Get("ringBytes"), "ringBytes"));
+      }
+      if (o.Has("skip") && o.Get("skip").IsArray()) {
+        Napi::Array names = o.Get("skip").As<Napi::Array>();
+        for (uint32_t i = 0; i < names.Length(); i++) {
+          if (!names.Get(i).IsString()) throw MakeError(env, "KINDLING_ERR_INVALID_OPTION", "open(): skip must be program names", EINVAL);
+          opts.skip.push_back(names.Get(i).As<Napi::String>());
+        }
       }
       if (o.Has("rodata") && o.Get("rodata").IsObject()) {
         Napi::Object r = o.Get("rodata").As<Napi::Object>();
@@ -307,7 +315,9 @@ class Probe : public Napi::ObjectWrap<Probe> {
     }
     if (!self->batch_) {
       self->batch_ = std::make_unique<Batch>();
-      self->batch_->bytes.reserve(self->batch_bytes_ + KD_SOCK_EVENT_SIZE + KD_PAYLOAD_MAX);
+      // small at first: at low rates a batch holds a few records, and a 256 KiB reservation per
+      // batch (100 a second) churns the allocator for nothing
+      self->batch_->bytes.reserve(16384);
     }
     std::vector<uint8_t>& b = self->batch_->bytes;
     size_t at = b.size();
@@ -388,10 +398,28 @@ void DeliverBatch(Napi::Env env, Napi::Function fn, Probe* probe, Batch* batch) 
     }
   } ack{probe};
   uint32_t records = batch->records;
-  auto buf = Napi::Buffer<uint8_t>::New(env, batch->bytes.data(), batch->bytes.size(),
-                                        [](Napi::Env, uint8_t*, Batch* b) { delete b; }, batch);
+  // the batch's memory lives outside the JS heap until the Buffer is collected: tell the
+  // collector about it, so batches are freed at the pace they arrive rather than piling up.
+  // The C calls report failure (an environment going away) by status, never by throwing.
+  const int64_t held = static_cast<int64_t>(batch->bytes.capacity());
+  int64_t total = 0;
+  napi_value buf = nullptr;
+  napi_status st = napi_create_external_buffer(
+      env, batch->bytes.size(), batch->bytes.data(),
+      [](napi_env e, void*, void* hint) {
+        auto* b = static_cast<Batch*>(hint);
+        int64_t left = 0;
+        napi_adjust_external_memory(e, -static_cast<int64_t>(b->bytes.capacity()), &left);
+        delete b;
+      },
+      batch, &buf);
+  if (st != napi_ok) {
+    delete batch;
+    return;
+  }
+  napi_adjust_external_memory(env, held, &total);
   try {
-    fn.Call({buf, Napi::Number::New(env, records)});
+    fn.Call({Napi::Value(env, buf), Napi::Number::New(env, records)});
   } catch (const Napi::Error& e) {
     // an exception in onBatch surfaces as an uncaught exception, as for any callback;
     // while the environment is going away even that cannot throw: swallow it then
@@ -399,10 +427,14 @@ void DeliverBatch(Napi::Env env, Napi::Function fn, Probe* probe, Batch* batch) 
       e.ThrowAsJavaScriptException();
     } catch (...) {
     }
+  } catch (...) {
   }
 }
 
 Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
+  // threads that allocate from now on (the poll thread, libuv's pool) share the main
+  // allocator arena instead of each growing its own: RSS stays flat under churn
+  mallopt(M_ARENA_MAX, 1);
   exports.Set("Probe", Probe::Init(env));
   exports.Set("abiVersion", Napi::Number::New(env, KD_ABI_VERSION));
   return exports;

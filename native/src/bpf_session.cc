@@ -115,6 +115,9 @@ bool BpfSession::TryLoad(const std::string& path, const OpenOptions& opts, std::
     for (const auto& name : disabled_) {
       if (name == bpf_program__name(prog)) bpf_program__set_autoload(prog, false);
     }
+    for (const auto& name : opts.skip) {
+      if (name == bpf_program__name(prog)) bpf_program__set_autoload(prog, false);
+    }
   }
   int rc = bpf_object__load(obj_);
   if (rc == 0) return true;
@@ -167,6 +170,9 @@ void BpfSession::Open(const std::string& path, const OpenOptions& opts) {
   bpf_object__for_each_program(prog, obj_) {
     ProgramReport r;
     r.name = bpf_program__name(prog);
+    bool skipped = false;
+    for (const auto& name : opts.skip) skipped = skipped || name == r.name;
+    if (skipped) continue;
     r.section = bpf_program__section_name(prog);
     auto it = refused.find(r.name);
     if (it != refused.end()) {

@@ -25,6 +25,8 @@ struct OpenOptions {
   // values for `const volatile` globals in .rodata, by variable name
   std::map<std::string, uint64_t> rodata;
   uint32_t ring_bytes = 0;  // 0: the object's own size
+  // programs left out: not loaded, not attached, not reported (features turned off)
+  std::vector<std::string> skip;
 };
 
 struct ProgramReport {

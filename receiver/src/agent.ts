@@ -25,7 +25,7 @@ import { servePrometheus } from './export/prometheus';
 import type { PrometheusServer } from './export/prometheus';
 import { SpanBatcher } from './export/span-batcher';
 import { Pipeline } from './pipeline/pipeline';
-import type { SliceEvent, SockEvent } from './events/types';
+import type { SliceEvent, SockEvent, StackEvent } from './events/types';
 import type { HttpSessionStats } from './protocols/http1-session';
 import { http1Detector } from './protocols/registry';
 import { DEFAULT_PROTOCOLS } from './protocols/index';
@@ -40,7 +40,7 @@ import { WallClock } from './telemetry/clock';
 import { HttpTelemetry } from './telemetry/http-telemetry';
 import { LocalLinker } from './telemetry/linker';
 import { MetricStore } from './telemetry/metric-store';
-import type { Counter } from './telemetry/metric-store';
+import type { Counter, ResourceRef } from './telemetry/metric-store';
 import { OFFCPU_CAUSES } from './events/abi';
 import { Identity } from './metadata/identity';
 import { Conntrack } from './metadata/conntrack';
@@ -50,6 +50,9 @@ import { RouteTemplater } from './telemetry/routes';
 import { SelfTelemetry } from './telemetry/self';
 import { Profiler } from './telemetry/profile';
 import { VERSION } from './version';
+
+/** one attribute set per off-CPU cause, shared by every measurement (the metric store keys it once) */
+const CAUSE_ATTRS = OFFCPU_CAUSES.map((c) => ({ 'kindling.offcpu.cause': c }));
 
 export interface AgentOptions {
   /** default: the live eBPF source configured from `capture` */
@@ -103,6 +106,7 @@ export class Agent {
         ...(config.capture.pid !== undefined ? { pid: config.capture.pid } : {}),
         profiling: config.profiling.enabled,
         slices: config.profiling.enabled && config.profiling.slices,
+        stacks: config.profiling.enabled && config.profiling.stacks,
       });
     const pf = config.profiling;
     this.profiler = pf.enabled
@@ -110,6 +114,8 @@ export class Agent {
           selector: { thresholdMs: pf.slowThresholdMs, p95MinSamples: pf.p95MinSamples, perEndpointMs: pf.perEndpointIntervalMs, globalPerSec: pf.globalPerSecond },
           minChildMs: pf.minChildMs,
           maxChildren: pf.maxChildren,
+          slicesPerThread: pf.slicesPerThread,
+          stacks: pf.stacks,
         })
       : undefined;
     this.kubernetes = o.kubernetes === null ? undefined : (o.kubernetes ?? this.#kubernetes());
@@ -156,9 +162,12 @@ export class Agent {
     };
     this.pipeline = new Pipeline({
       capacity: config.connections.max,
-      onProc: (ev) => this.identity.onProc(ev),
+      onProc: (ev) => {
+        if (ev.threadExit) this.profiler?.forgetThread(ev.tid);
+        else this.identity.onProc(ev);
+      },
       onConnection: (conn) => void this.identity.resourceFor(conn.pid, conn.comm, conn.cgroupId),
-      ...(this.profiler ? { onData: (ev: SockEvent) => this.#noteSched(ev), onSlice: (ev: SliceEvent) => this.profiler?.timeline.add(ev) } : {}),
+      ...(this.profiler ? { onData: (ev: SockEvent) => this.#noteSched(ev), onSlice: (ev: SliceEvent) => this.profiler?.timeline.add(ev), onStack: (ev: StackEvent) => this.profiler?.stacks?.add(ev) } : {}),
       detectors: [
         http1Detector({
           sink: this.http,
@@ -181,12 +190,16 @@ export class Agent {
 
   /** per-process off-CPU time by cause, from consecutive snapshots of each tracked thread */
   #noteSched(ev: SockEvent): void {
-    const delta = this.profiler?.index.note(ev);
-    if (!delta || !delta.some((v) => v > 0)) return;
-    const res = this.identity.resourceFor(ev.pid, ev.comm, ev.cgroupId);
-    delta.forEach((ns, i) => {
-      if (ns > 0) this.#offCpu.add(res, { 'kindling.offcpu.cause': OFFCPU_CAUSES[i] ?? 'other' }, ns / 1e9);
-    });
+    const index = this.profiler?.index;
+    if (!index?.note(ev)) return;
+    const delta = index.delta;
+    let res: ResourceRef | undefined;
+    for (let i = 0; i < delta.length; i++) {
+      const ns = delta[i] ?? 0;
+      if (ns <= 0) continue;
+      res ??= this.identity.resourceFor(ev.pid, ev.comm, ev.cgroupId);
+      this.#offCpu.add(res, CAUSE_ATTRS[i] ?? { 'kindling.offcpu.cause': 'other' }, ns / 1e9);
+    }
   }
 
   /** Kubernetes identity when configured or discoverable (in-cluster, kubeconfig); none otherwise. */
@@ -246,7 +259,10 @@ export class Agent {
     try {
       await this.kubernetes?.start();
       this.#log(this.identity.report());
-      report = await this.source.start((b) => this.pipeline.push(b.events));
+      report = await this.source.start((b) => {
+        if (this.profiler) this.profiler.index.nowMs = Date.now();
+        this.pipeline.push(b.events);
+      });
     } catch (e) {
       // nothing started may keep the process alive when the source cannot run
       await this.metricLoop.shutdown().catch(() => undefined);
@@ -257,6 +273,7 @@ export class Agent {
     }
     this.#expiryTimer = setInterval(() => {
       this.clock.maybeResync();
+      this.profiler?.sweep();
       this.pipeline.expire(this.source.name === 'ebpf' ? WallClock.monotonicNs() : this.pipeline.latestNs);
     }, 1000);
     this.#expiryTimer.unref();
@@ -296,6 +313,7 @@ export class Agent {
       seriesOverflow: this.metrics.overflowed,
       routesOverflow: this.routes.overflowed,
       resourcesEvicted: this.metrics.resourcesEvicted,
+      ...(this.profiler?.stacks ? { stacks: this.profiler.stacks.stats() } : {}),
     });
   }
 

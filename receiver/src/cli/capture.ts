@@ -7,7 +7,7 @@ import { EbpfSource } from '../source/ebpf-source';
 import type { EventSource, SourceBatch } from '../source/event-source';
 import { ReplaySource } from '../source/replay-source';
 import { RecordingWriter, countRecords } from '../source/recording';
-import { ProcEvent, SliceEvent, SockStateEvent } from '../events/types';
+import { ProcEvent, SliceEvent, SockStateEvent, StackEvent } from '../events/types';
 import type { KindlingEvent } from '../events/types';
 import { KindlingError } from '../errors';
 import { MonotonicClock, eventJson, eventLine, summary } from './format';
@@ -28,7 +28,7 @@ function wanted(ev: KindlingEvent, a: CaptureArgs): boolean {
   if (a.pid !== undefined && !(ev instanceof SockStateEvent) && ev.pid !== a.pid) return false;
   if (a.port === undefined) return true;
   // process events have no port: a port filter hides them
-  return !(ev instanceof ProcEvent) && !(ev instanceof SliceEvent) && (ev.localPort === a.port || ev.remotePort === a.port);
+  return !(ev instanceof ProcEvent) && !(ev instanceof SliceEvent) && !(ev instanceof StackEvent) && (ev.localPort === a.port || ev.remotePort === a.port);
 }
 
 export async function runCapture(a: CaptureArgs): Promise<number> {

@@ -23,7 +23,8 @@ function probeHooks(): { programs: ProgramReport[]; object?: string; fallback?: 
   if (!fs.existsSync(object)) return { programs: [], error: `BPF object not built (${object}); run: npm run build` };
   let opened;
   try {
-    opened = openCaptureProbe({ rodata: { self_tgid: process.pid } });
+    // stacks: 1 loads the stack program too (it does nothing without profiling): can it run here?
+    opened = openCaptureProbe({ rodata: { self_tgid: process.pid, stacks: 1 } });
   } catch (e) {
     return { programs: [], error: fromNative(e).message };
   }
@@ -58,6 +59,11 @@ export function runCheck(out: (line: string) => void = (l) => process.stdout.wri
   if (sched.length) {
     const bad = sched.filter((p) => !p.attached);
     out(bad.length ? `trace profiling: unavailable (${bad.map((p) => `${p.section}: ${p.message || `errno ${p.errno}`}`).join('; ')})` : 'trace profiling: available (tp_btf sched_switch, sched_wakeup, sched_wakeup_new, sched_process_fork)');
+  }
+  const stack = programs.filter((p) => /^kd_stack_/.test(p.name));
+  if (stack.length) {
+    const bad = stack.filter((p) => !p.attached);
+    out(bad.length ? `trace profiling stacks: unavailable (${bad.map((p) => `${p.section}: ${p.message || `errno ${p.errno}`}`).join('; ')})` : 'trace profiling stacks: available with profiling.stacks (tp_btf sys_exit, user stacks by frame pointers)');
   }
   const v = captureViability(programs);
   const envBad = env.filter((c) => !c.ok && c.name !== 'tracefs');

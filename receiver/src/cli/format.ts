@@ -1,6 +1,6 @@
 /** How `kindling capture` prints events and its summary. */
 import { Kind } from '../events/abi';
-import { ProcEvent, SliceEvent, SockEvent } from '../events/types';
+import { ProcEvent, SliceEvent, SockEvent, StackEvent } from '../events/types';
 import type { KindlingEvent } from '../events/types';
 import type { SourceStats } from '../source/event-source';
 import { endpointToString } from '../util/addr';
@@ -67,14 +67,18 @@ export function eventLine(ev: KindlingEvent, clock: MonotonicClock): string {
     return `${clock.short(ev.exitNs)} ${who} ${ev.hookName} fd=${ev.fd} ${proto(ev)} ${local} ${arrow} ${remote} ${ev.directionName} len=${ev.len} ret=${ev.ret} off=${ev.offset}${msg} ${took}us${body}`;
   }
   if (ev instanceof SliceEvent) return `${clock.short(ev.endNs)} ${ev.pid}/${ev.tid} slice ${ev.cause} ${((ev.endNs - ev.startNs) / 1e6).toFixed(3)}ms`;
-  if (ev instanceof ProcEvent) return `${clock.short(ev.tsNs)} ${ev.comm} ${ev.pid} ${ev.exec ? 'exec' : 'exit'} ppid=${ev.ppid} cgroup=${ev.cgroupId}`;
+  if (ev instanceof StackEvent) {
+    const frames = ev.frames.map((f) => f.toString(16)).join(' ');
+    return `${clock.short(ev.blockEndNs)} ${ev.pid}/${ev.tid} stack ${ev.cause} ${((ev.blockEndNs - ev.blockStartNs) / 1e6).toFixed(3)}ms nr=${ev.syscallNr}${ev.truncated ? ' truncated' : ''} ${frames}`;
+  }
+  if (ev instanceof ProcEvent) return `${clock.short(ev.tsNs)} ${ev.comm} ${ev.pid}/${ev.tid} ${String(ev.toJSON()['type'])} ppid=${ev.ppid} cgroup=${ev.cgroupId}`;
   return `${clock.short(ev.tsNs)} ${ev.comm} ${ev.pid}/${ev.tid} tcp-state ${proto(ev)} ${endpointToString(ev.family, ev.localAddr, ev.localPort)} -- ${endpointToString(ev.family, ev.remoteAddr, ev.remotePort)} ${ev.toJSON()['oldState']} -> ${ev.toJSON()['newState']}`;
 }
 
 /** One JSON object per event; the payload is base64 in `payload`. */
 export function eventJson(ev: KindlingEvent, clock: MonotonicClock): string {
   const j = ev.toJSON();
-  const ns = ev instanceof SockEvent ? ev.exitNs : ev instanceof SliceEvent ? ev.endNs : ev.tsNs;
+  const ns = ev instanceof SockEvent ? ev.exitNs : ev instanceof SliceEvent ? ev.endNs : ev instanceof StackEvent ? ev.blockEndNs : ev.tsNs;
   return JSON.stringify({ time: clock.iso(ns), ...j });
 }
 

@@ -19,6 +19,16 @@ export async function runAgent(a: RunArgs): Promise<number> {
   const agent = new Agent(config, a.replay ? { source: new ReplaySource({ file: a.replay }) } : {});
   const started = Date.now();
   await agent.start();
+  // SIGUSR2: one line of the agent's memory and state on stderr (after a GC when run with --expose-gc)
+  const dump = (): void => {
+    (globalThis as { gc?: () => void }).gc?.();
+    const m = process.memoryUsage();
+    const p = agent.pipeline.stats();
+    process.stderr.write(
+      `${JSON.stringify({ memory: { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external }, connections: p.connections, profiledThreads: agent.profiler?.index.threads ?? 0, spans: agent.http.spans })}\n`,
+    );
+  };
+  process.on('SIGUSR2', dump);
   let keepAlive: NodeJS.Timeout | undefined;
   let timer: NodeJS.Timeout | undefined;
   const stop = new Promise<void>((resolve) => {
@@ -32,6 +42,7 @@ export async function runAgent(a: RunArgs): Promise<number> {
   await Promise.race([stop, replayDone.catch((e) => (failure = e))]);
   clearInterval(keepAlive);
   clearTimeout(timer);
+  process.removeListener('SIGUSR2', dump);
   await agent.stop();
   const h = agent.httpStats;
   process.stderr.write(

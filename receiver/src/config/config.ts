@@ -209,6 +209,11 @@ export function loadConfig(o: LoadOptions = {}): KindlingConfig {
   fromEnv('OTEL_EXPORTER_PROMETHEUS_PORT', 'prometheus.port');
   fromEnv('KINDLING_KUBERNETES', 'kubernetes.mode');
   fromEnv('KINDLING_PROFILING', 'profiling.enabled');
+  fromEnv('KINDLING_PROFILING_SLOW_THRESHOLD_MS', 'profiling.slow_threshold_ms');
+  fromEnv('KINDLING_PROFILING_P95_MIN_SAMPLES', 'profiling.p95_min_samples');
+  fromEnv('KINDLING_PROFILING_PER_ENDPOINT_INTERVAL_MS', 'profiling.per_endpoint_interval_ms');
+  fromEnv('KINDLING_PROFILING_SLICES_PER_THREAD', 'profiling.slices_per_thread');
+  fromEnv('KINDLING_PROFILING_STACKS', 'profiling.stacks');
   fromEnv('KUBERNETES_NODE_NAME', 'kubernetes.node_name');
   fromEnv('KINDLING_K8S_CLUSTER_NAME', 'kubernetes.cluster_name');
   const resourceAttrs = env['OTEL_RESOURCE_ATTRIBUTES'];

@@ -43,6 +43,9 @@ export interface KindlingConfig {
     globalPerSecond: number;
     minChildMs: number;
     maxChildren: number;
+    slicesPerThread: number;
+    /** tier 3: user stacks of blocks >= 1 ms on selected spans' children */
+    stacks: boolean;
   };
   kubernetes: { mode: 'auto' | 'on' | 'off'; kubeconfig: string | undefined; nodeName: string | undefined; clusterName: string | undefined; deletedPodGraceMs: number };
   selfService: string;
@@ -99,6 +102,8 @@ export const FIELDS: Record<string, { to: string; leaf: Leaf }> = {
   'profiling.global_per_second': { to: 'profiling.globalPerSecond', leaf: { kind: 'int', min: 1, max: 100_000 } },
   'profiling.min_child_ms': { to: 'profiling.minChildMs', leaf: { kind: 'int', min: 0, max: 60_000 } },
   'profiling.max_children': { to: 'profiling.maxChildren', leaf: { kind: 'int', min: 0, max: 10_000 } },
+  'profiling.slices_per_thread': { to: 'profiling.slicesPerThread', leaf: { kind: 'int', min: 1, max: 1_000_000 } },
+  'profiling.stacks': { to: 'profiling.stacks', leaf: { kind: 'bool' } },
   'kubernetes.mode': { to: 'kubernetes.mode', leaf: { kind: 'oneOf', values: ['auto', 'on', 'off'] } },
   'kubernetes.kubeconfig': { to: 'kubernetes.kubeconfig', leaf: { kind: 'string' } },
   'kubernetes.node_name': { to: 'kubernetes.nodeName', leaf: { kind: 'string' } },
@@ -122,7 +127,7 @@ export function defaults(): KindlingConfig {
     identity: { commandArgs: false },
     db: { fingerprint: true },
     dns: { nxdomainIsError: false },
-    profiling: { enabled: true, slices: true, slowThresholdMs: 500, p95MinSamples: 50, perEndpointIntervalMs: 5000, globalPerSecond: 20, minChildMs: 1, maxChildren: 64 },
+    profiling: { enabled: true, slices: true, slowThresholdMs: 500, p95MinSamples: 50, perEndpointIntervalMs: 5000, globalPerSecond: 20, minChildMs: 1, maxChildren: 64, slicesPerThread: 1024, stacks: false },
     kubernetes: { mode: 'auto', kubeconfig: undefined, nodeName: undefined, clusterName: undefined, deletedPodGraceMs: 60_000 },
     selfService: 'kindling',
   };

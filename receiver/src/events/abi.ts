@@ -7,9 +7,10 @@
  * Each field is [offset, size] in bytes.
  */
 
-export const ABI_VERSION = 4;
+export const ABI_VERSION = 6;
 /** recordings made with these ABI versions decode with this one (kinds were only added since) */
-export const READABLE_ABI_VERSIONS: readonly number[] = [1, 2, 3, 4];
+/** v5 grew the process record (tid): older recordings decode with a v4 process layout, see decode.ts; v6 added stack records */
+export const READABLE_ABI_VERSIONS: readonly number[] = [1, 2, 3, 4, 5, 6];
 export const PAYLOAD_MAX = 4096;
 export const PAYLOAD_DEFAULT = 512;
 export const MAX_IOV = 16;
@@ -21,6 +22,7 @@ export const Kind = {
   SockState: 3,
   Proc: 4,
   Slice: 5,
+  Stack: 6,
 } as const;
 
 export const SOCK_EVENT_SIZE = 152;
@@ -84,16 +86,17 @@ export const SOCK_STATE_EVENT = {
   comm: [88, 16],
 } as const;
 
-export const PROC_EVENT_SIZE = 48;
+export const PROC_EVENT_SIZE = 56;
 export const PROC_EVENT = {
   kind: [0, 2],
   size: [2, 2],
   what: [4, 2],
   pid: [8, 4],
   ppid: [12, 4],
-  ts_ns: [16, 8],
-  cgroup_id: [24, 8],
-  comm: [32, 16],
+  tid: [16, 4],
+  ts_ns: [24, 8],
+  cgroup_id: [32, 8],
+  comm: [40, 16],
 } as const;
 
 export const SLICE_EVENT_SIZE = 32;
@@ -109,8 +112,33 @@ export const SLICE_EVENT = {
 /** KD_KIND_SLICE.what for a run-queue wait (otherwise an off-CPU cause index) */
 export const SLICE_RUNQ = 255;
 
+/** KD_KIND_STACK: nframes user return addresses (innermost first), then nscan words from the user stack pointer up */
+export const STACK_MAX_FRAMES = 32;
+export const STACK_SCAN_WORDS = 64;
+export const STACK_HEADER_SIZE = 56;
+export const STACK_EVENT_SIZE = STACK_HEADER_SIZE + 8 * (STACK_MAX_FRAMES + STACK_SCAN_WORDS);
+export const STACK_EVENT = {
+  kind: [0, 2],
+  size: [2, 2],
+  cause: [4, 1],
+  flags: [5, 1],
+  nframes: [6, 2],
+  pid: [8, 4],
+  tid: [12, 4],
+  syscall_nr: [16, 4],
+  nscan: [20, 2],
+  block_start_ns: [24, 8],
+  block_end_ns: [32, 8],
+  user_sp: [40, 8],
+  user_bp: [48, 8],
+  frames: [56, 8 * STACK_MAX_FRAMES],
+  scan: [56 + 8 * STACK_MAX_FRAMES, 8 * STACK_SCAN_WORDS],
+} as const;
+/** enum kd_stack_flag */
+export const STACK_TRUNCATED = 1 << 0;
+
 /** enum kd_proc_what */
-export const ProcWhat = { Exec: 1, Exit: 2 } as const;
+export const ProcWhat = { Exec: 1, Exit: 2, ThreadExit: 3 } as const;
 
 /** enum kd_hook: index = value */
 export const HOOK_NAMES = [
@@ -134,6 +162,7 @@ export const HOOK_NAMES = [
   'process_exit',
   'sched_switch',
   'sendfile',
+  'sys_exit',
 ] as const;
 export type HookName = (typeof HOOK_NAMES)[number];
 export const HOOK_COUNT = HOOK_NAMES.length;

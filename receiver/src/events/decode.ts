@@ -8,8 +8,8 @@
  *   if (r.error) log(`malformed at byte ${r.error.offset}: ${r.error.reason}`);
  *   for (const ev of r.events) handle(ev);
  */
-import { Flag, Kind, PROC_EVENT_SIZE, SLICE_EVENT_SIZE, SCHED_SNAPSHOT_SIZE, SOCK_EVENT, SOCK_EVENT_SIZE, SOCK_STATE_EVENT_SIZE } from './abi';
-import { ProcEvent, SliceEvent, SockEvent, SockStateEvent } from './types';
+import { Flag, Kind, PROC_EVENT_SIZE, SLICE_EVENT_SIZE, SCHED_SNAPSHOT_SIZE, SOCK_EVENT, SOCK_EVENT_SIZE, SOCK_STATE_EVENT_SIZE, STACK_EVENT, STACK_EVENT_SIZE, STACK_MAX_FRAMES, STACK_SCAN_WORDS } from './abi';
+import { ProcEvent, SliceEvent, SockEvent, SockStateEvent, StackEvent } from './types';
 import type { KindlingEvent } from './types';
 
 export interface DecodeError {
@@ -46,9 +46,15 @@ export function checkRecord(dv: DataView, at: number, end: number): string | und
   } else if (kind === Kind.SockState) {
     if (size < SOCK_STATE_EVENT_SIZE) return `state record of ${size} bytes is shorter than ${SOCK_STATE_EVENT_SIZE}`;
   } else if (kind === Kind.Proc) {
-    if (size < PROC_EVENT_SIZE) return `process record of ${size} bytes is shorter than ${PROC_EVENT_SIZE}`;
+    // 48 bytes: the layout before ABI 5 (no tid)
+    if (size < PROC_EVENT_SIZE - 8) return `process record of ${size} bytes is shorter than ${PROC_EVENT_SIZE - 8}`;
   } else if (kind === Kind.Slice) {
     if (size < SLICE_EVENT_SIZE) return `slice record of ${size} bytes is shorter than ${SLICE_EVENT_SIZE}`;
+  } else if (kind === Kind.Stack) {
+    if (size < STACK_EVENT_SIZE) return `stack record of ${size} bytes is shorter than ${STACK_EVENT_SIZE}`;
+    const n = dv.getUint16(at + STACK_EVENT.nframes[0], true);
+    const scan = dv.getUint16(at + STACK_EVENT.nscan[0], true);
+    if (n > STACK_MAX_FRAMES || scan > STACK_SCAN_WORDS) return `stack record claims ${n} frames and ${scan} stack words`;
   }
   return undefined;
 }
@@ -67,6 +73,7 @@ export function decodeBatch(bytes: Uint8Array, out: KindlingEvent[] = []): Decod
     else if (kind === Kind.SockState) out.push(new SockStateEvent(bytes, dv, at));
     else if (kind === Kind.Proc) out.push(new ProcEvent(bytes, dv, at));
     else if (kind === Kind.Slice) out.push(new SliceEvent(bytes, dv, at));
+    else if (kind === Kind.Stack) out.push(new StackEvent(bytes, dv, at));
     else unknown++;
     at += align8(dv.getUint16(at + 2, true));
   }

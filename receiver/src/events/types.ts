@@ -18,9 +18,12 @@ import {
   Kind,
   OFFCPU_CAUSES,
   PROC_EVENT,
+  PROC_EVENT_SIZE,
   ProcWhat,
   SLICE_EVENT,
   SLICE_RUNQ,
+  STACK_EVENT,
+  STACK_TRUNCATED,
   SCHED_SNAPSHOT,
   SCHED_SNAPSHOT_SIZE,
   SOCK_EVENT,
@@ -163,6 +166,24 @@ export class SockEvent {
     };
   }
 
+  /**
+   * The scheduler counters without building an object (the per-event path):
+   * out[0] on-CPU ns, out[1] run-queue ns, out[2 + i] off-CPU ns of OFFCPU_CAUSES[i],
+   * then voluntary and involuntary switches. False when the record carries none.
+   */
+  schedInto(out: Float64Array): boolean {
+    if (!(this.flags & Flag.Sched)) return false;
+    const dv = new DataView(this.#bytes.buffer, this.#bytes.byteOffset);
+    const at = this.#at + SOCK_EVENT_SIZE;
+    out[0] = u64(dv, at + SCHED_SNAPSHOT.on_ns[0]);
+    out[1] = u64(dv, at + SCHED_SNAPSHOT.runq_ns[0]);
+    const off = at + SCHED_SNAPSHOT.off_ns[0];
+    for (let i = 0; i < OFFCPU_CAUSES.length; i++) out[2 + i] = u64(dv, off + 8 * i);
+    out[2 + OFFCPU_CAUSES.length] = dv.getUint32(at + SCHED_SNAPSHOT.voluntary[0], true);
+    out[3 + OFFCPU_CAUSES.length] = dv.getUint32(at + SCHED_SNAPSHOT.involuntary[0], true);
+    return true;
+  }
+
   /** every field, materialised: what `capture --json` prints and what tests compare */
   toJSON(): Record<string, unknown> {
     return {
@@ -267,37 +288,52 @@ export class SockStateEvent {
   }
 }
 
-/** A process replaced its image (exec) or ended (exit of its last thread). */
+/** A process replaced its image (exec) or ended (exit of its last thread), or a tracked thread ended. */
 export class ProcEvent {
   readonly kind: typeof Kind.Proc = Kind.Proc;
   readonly what: number;
   readonly pid: number;
   readonly ppid: number;
+  readonly tid: number;
   readonly tsNs: number;
   readonly cgroupId: number;
   readonly #bytes: Uint8Array;
-  readonly #at: number;
+  readonly #commAt: number;
 
   constructor(bytes: Uint8Array, dv: DataView, at: number) {
     this.#bytes = bytes;
-    this.#at = at;
     this.what = dv.getUint16(at + PROC_EVENT.what[0], true);
     this.pid = dv.getUint32(at + PROC_EVENT.pid[0], true);
     this.ppid = dv.getUint32(at + PROC_EVENT.ppid[0], true);
-    this.tsNs = u64(dv, at + PROC_EVENT.ts_ns[0]);
-    this.cgroupId = u64(dv, at + PROC_EVENT.cgroup_id[0]);
+    if (dv.getUint16(at + PROC_EVENT.size[0], true) >= PROC_EVENT_SIZE) {
+      this.tid = dv.getUint32(at + PROC_EVENT.tid[0], true);
+      this.tsNs = u64(dv, at + PROC_EVENT.ts_ns[0]);
+      this.cgroupId = u64(dv, at + PROC_EVENT.cgroup_id[0]);
+      this.#commAt = at + PROC_EVENT.comm[0];
+    } else {
+      // ABI 2-4 recordings: 48 bytes, no tid (ts, cgroup and comm 8 bytes earlier)
+      this.tid = this.pid;
+      this.tsNs = u64(dv, at + PROC_EVENT.ts_ns[0] - 8);
+      this.cgroupId = u64(dv, at + PROC_EVENT.cgroup_id[0] - 8);
+      this.#commAt = at + PROC_EVENT.comm[0] - 8;
+    }
   }
 
   get exec(): boolean {
     return this.what === ProcWhat.Exec;
   }
 
+  get threadExit(): boolean {
+    return this.what === ProcWhat.ThreadExit;
+  }
+
   get comm(): string {
-    return cString(this.#bytes, this.#at + PROC_EVENT.comm[0], PROC_EVENT.comm[1]);
+    return cString(this.#bytes, this.#commAt, PROC_EVENT.comm[1]);
   }
 
   toJSON(): Record<string, unknown> {
-    return { type: this.exec ? 'exec' : 'exit', pid: this.pid, ppid: this.ppid, comm: this.comm, tsNs: this.tsNs, cgroupId: this.cgroupId };
+    const type = this.exec ? 'exec' : this.threadExit ? 'thread_exit' : 'exit';
+    return { type, pid: this.pid, tid: this.tid, ppid: this.ppid, comm: this.comm, tsNs: this.tsNs, cgroupId: this.cgroupId };
   }
 }
 
@@ -328,4 +364,63 @@ export class SliceEvent {
   }
 }
 
-export type KindlingEvent = SockEvent | SockStateEvent | ProcEvent | SliceEvent;
+/** Trace profiling tier 3: a thread's user stack at the exit of a syscall it blocked in for >= 1 ms. */
+export class StackEvent {
+  readonly kind: typeof Kind.Stack = Kind.Stack;
+  readonly causeIndex: number;
+  readonly flags: number;
+  readonly pid: number;
+  readonly tid: number;
+  readonly syscallNr: number;
+  readonly blockStartNs: number;
+  readonly blockEndNs: number;
+  /** user return addresses, innermost first (exact as numbers: user space is below 2^47) */
+  readonly frames: number[];
+  /** user stack and frame pointers at the syscall, and the stack words from sp up (see kindling_abi.h) */
+  readonly sp: number;
+  readonly bp: number;
+  readonly scan: number[];
+
+  constructor(_bytes: Uint8Array, dv: DataView, at: number) {
+    this.causeIndex = dv.getUint8(at + STACK_EVENT.cause[0]);
+    this.flags = dv.getUint8(at + STACK_EVENT.flags[0]);
+    this.pid = dv.getUint32(at + STACK_EVENT.pid[0], true);
+    this.tid = dv.getUint32(at + STACK_EVENT.tid[0], true);
+    this.syscallNr = dv.getInt32(at + STACK_EVENT.syscall_nr[0], true);
+    this.blockStartNs = u64(dv, at + STACK_EVENT.block_start_ns[0]);
+    this.blockEndNs = u64(dv, at + STACK_EVENT.block_end_ns[0]);
+    // checkRecord made sure the record is whole and its counts in range
+    const n = dv.getUint16(at + STACK_EVENT.nframes[0], true);
+    this.frames = new Array<number>(n);
+    for (let i = 0; i < n; i++) this.frames[i] = u64(dv, at + STACK_EVENT.frames[0] + 8 * i);
+    this.sp = u64(dv, at + STACK_EVENT.user_sp[0]);
+    this.bp = u64(dv, at + STACK_EVENT.user_bp[0]);
+    const words = dv.getUint16(at + STACK_EVENT.nscan[0], true);
+    this.scan = new Array<number>(words);
+    for (let i = 0; i < words; i++) this.scan[i] = u64(dv, at + STACK_EVENT.scan[0] + 8 * i);
+  }
+
+  get cause(): string {
+    return OFFCPU_CAUSES[this.causeIndex] ?? 'other';
+  }
+
+  get truncated(): boolean {
+    return (this.flags & STACK_TRUNCATED) !== 0;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      type: 'stack',
+      pid: this.pid,
+      tid: this.tid,
+      cause: this.cause,
+      syscallNr: this.syscallNr,
+      blockStartNs: this.blockStartNs,
+      blockEndNs: this.blockEndNs,
+      truncated: this.truncated,
+      frames: this.frames.map((f) => `0x${f.toString(16)}`),
+    };
+  }
+}
+
+export type KindlingEvent = SockEvent | SockStateEvent | ProcEvent | SliceEvent | StackEvent;

@@ -69,6 +69,7 @@ export class Identity {
 
   /** Keep caches in step with the kernel's exec and exit events. */
   onProc(ev: ProcEvent): void {
+    if (ev.threadExit) return;
     if (ev.exec) {
       this.processes.onExec(ev.pid);
       this.#cache.delete(ev.pid);
@@ -157,10 +158,25 @@ export class Identity {
       return out;
     }
     const name = this.#o.names?.(remote.addr);
-    out['kindling.peer.kind'] = 'external';
+    // a peer on this host (loopback or one of its own addresses) is a process here, not the outside world
+    out['kindling.peer.kind'] = isLocalAddress(remote.addr) || remote.addr === local.addr ? 'local' : 'external';
     if (name) out['kindling.peer.name'] = name;
     return out;
   }
+}
+
+let localAddrs: { at: number; set: Set<string> } | undefined;
+
+/** loopback, or an address of one of this host's interfaces (read again at most every 30 s) */
+export function isLocalAddress(addr: string, nowMs: number = Date.now()): boolean {
+  const a = addr.startsWith('::ffff:') ? addr.slice(7) : addr;
+  if (a.startsWith('127.') || a === '::1') return true;
+  if (!localAddrs || nowMs - localAddrs.at > 30_000) {
+    const set = new Set<string>();
+    for (const list of Object.values(os.networkInterfaces())) for (const i of list ?? []) set.add(i.address);
+    localAddrs = { at: nowMs, set };
+  }
+  return localAddrs.set.has(a);
 }
 
 function addContainer(attrs: Attributes, c: ContainerIdentity): void {

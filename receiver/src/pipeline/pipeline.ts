@@ -10,7 +10,7 @@
  *   setInterval(() => p.expire(monotonicNow()), 1000);
  */
 import { Kind } from '../events/abi';
-import { ProcEvent, SliceEvent, SockEvent } from '../events/types';
+import { ProcEvent, SliceEvent, SockEvent, StackEvent } from '../events/types';
 import type { KindlingEvent } from '../events/types';
 import { ConnectionTable } from '../conn/table';
 import type { Connection } from '../conn/connection';
@@ -31,6 +31,8 @@ export interface PipelineOptions {
   onData?: (ev: SockEvent) => void;
   /** trace profiling slice records */
   onSlice?: (ev: SliceEvent) => void;
+  /** trace profiling stack records (profiling.stacks) */
+  onStack?: (ev: StackEvent) => void;
 }
 
 export interface PipelineStats {
@@ -52,6 +54,7 @@ export class Pipeline {
   readonly #onConnection: ((conn: Connection) => void) | undefined;
   readonly #onData: ((ev: SockEvent) => void) | undefined;
   readonly #onSlice: ((ev: SliceEvent) => void) | undefined;
+  readonly #onStack: ((ev: StackEvent) => void) | undefined;
   #events = 0;
   #data = 0;
   #undetected = 0;
@@ -66,6 +69,7 @@ export class Pipeline {
     this.#onConnection = options.onConnection;
     this.#onData = options.onData;
     this.#onSlice = options.onSlice;
+    this.#onStack = options.onStack;
   }
 
   #open(ev: SockEvent): Connection {
@@ -85,6 +89,10 @@ export class Pipeline {
       }
       if (ev instanceof SliceEvent) {
         this.#onSlice?.(ev);
+        continue;
+      }
+      if (ev instanceof StackEvent) {
+        this.#onStack?.(ev);
         continue;
       }
       if (!(ev instanceof SockEvent)) continue; // TCP state changes: used by later stages

@@ -7,6 +7,7 @@ import type { ProtocolFactory } from './context';
 import { dnsDetector } from './dns-detector';
 import { memcachedDetector } from './memcached';
 import { mysqlDetector } from './mysql';
+import { postgresDetector } from './postgres';
 import { redisDetector } from './redis';
 
-export const DEFAULT_PROTOCOLS: ProtocolFactory[] = [redisDetector, memcachedDetector, mysqlDetector, dnsDetector];
+export const DEFAULT_PROTOCOLS: ProtocolFactory[] = [redisDetector, memcachedDetector, mysqlDetector, postgresDetector, dnsDetector];

@@ -41,6 +41,8 @@ export interface EbpfSourceOptions {
   profiling?: boolean;
   /** trace profiling tier 2: records of long off-CPU and run-queue intervals (default: as profiling) */
   slices?: boolean;
+  /** trace profiling tier 3: user stacks after blocks >= 1 ms (default false; needs profiling) */
+  stacks?: boolean;
 }
 
 const isPow2 = (n: number): boolean => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
@@ -76,6 +78,7 @@ function validate(o: EbpfSourceOptions): Required<Omit<EbpfSourceOptions, 'pid' 
     includeSelf: o.includeSelf ?? false,
     profiling: o.profiling ?? false,
     slices: o.slices ?? o.profiling ?? false,
+    stacks: (o.stacks ?? false) && (o.profiling ?? false),
   };
 }
 
@@ -126,6 +129,7 @@ export class EbpfSource implements EventSource {
         wakeup_bytes: o.wakeupBytes,
         profiling: o.profiling ? 1 : 0,
         slices: o.slices ? 1 : 0,
+        stacks: o.stacks ? 1 : 0,
       },
     });
     const probe = opened.probe;

@@ -39,8 +39,13 @@ export interface CaptureProbeOptions extends OpenOptions {
   objects?: { main: string; compat: string };
 }
 
+/** programs that load only when their feature is on (rodata knob): off, they cost nothing, not even a call */
+export const STACK_PROGRAMS = ['kd_stack_sys_exit'] as const;
+
 export function openCaptureProbe(options: CaptureProbeOptions): OpenedProbe {
-  const { objectPath, objects, ...open } = options;
+  const { objectPath, objects, ...rest } = options;
+  // a program on every syscall's exit is not attached unless profiling.stacks asks for it
+  const open: OpenOptions = rest.rodata?.['stacks'] ? rest : { ...rest, skip: [...(rest.skip ?? []), ...STACK_PROGRAMS] };
   if (objectPath !== undefined) return tryOpen(objectPath, open);
   const main = objects?.main ?? artifacts.bpfObject();
   const compat = objects?.compat ?? artifacts.bpfCompatObject();

@@ -32,6 +32,8 @@ export interface NativeStats {
 export interface OpenOptions {
   ringBytes?: number;
   rodata?: Record<string, number | bigint>;
+  /** programs not to load or attach (they are left out of the reports too) */
+  skip?: string[];
 }
 
 export interface StartOptions {

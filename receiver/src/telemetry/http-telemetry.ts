@@ -254,7 +254,12 @@ export class HttpTelemetry implements HttpSink {
           endTime: clock.toHrTime(c.endNs),
           duration: hrDuration(c.startNs, c.endNs),
           status: { code: SpanStatusCode.UNSET },
-          attributes: { 'kindling.offcpu.cause': c.cause, 'thread.id': ex.requestTid },
+          attributes: {
+            'kindling.offcpu.cause': c.cause,
+            'thread.id': ex.requestTid,
+            // tier 3: the user stack the thread blocked with (symbolized now, for this span only)
+            ...(c.cause !== 'runq' ? profiler?.stacks?.attributes(ex.requestTid, c.startNs, c.endNs) : undefined),
+          },
           resource: res.resource,
           scope: this.#scope,
         }),

@@ -12,8 +12,9 @@
  *   Object.assign(span.attributes, profileAttributes(b));
  */
 import type { Attributes } from '@opentelemetry/api';
-import { OFFCPU_CAUSES } from '../events/abi';
+import { OFF_COUNT, OFFCPU_CAUSES } from '../events/abi';
 import type { SockEvent } from '../events/types';
+import { StackStore } from '../profiling/stacks';
 import { SliceTimeline, SpanSelector } from './slices';
 import type { SelectorOptions, Slice } from './slices';
 
@@ -49,53 +50,115 @@ export interface Breakdown {
   concurrency: number;
 }
 
-/** snapshots kept per thread: an event loop with hundreds of requests in flight needs its whole window */
+/** recent client calls kept per thread */
 const RING = 64;
+/** snapshots kept per thread: an event loop with hundreds of requests in flight needs its whole window */
 const SNAPSHOTS_PER_THREAD = 1024;
+/** numbers per snapshot: on, runq, off by cause, voluntary, involuntary (SockEvent.schedInto's layout) */
+const WIDTH = 4 + OFF_COUNT;
+
+/** One thread's recent snapshots: a ring that grows by doubling up to SNAPSHOTS_PER_THREAD. */
+interface ThreadSnaps {
+  ns: Float64Array;
+  vals: Float64Array;
+  /** next slot to write; the newest is at head - 1 */
+  head: number;
+  count: number;
+  name: string;
+  seenMs: number;
+}
 
 /**
  * Recent counter snapshots per thread, keyed by the timestamp they were taken
  * at (enter for ingress, exit for egress): the telemetry looks them up by a
- * span's start and end. Bounded: RING per thread, `maxThreads` threads.
+ * span's start and end. Bounded: SNAPSHOTS_PER_THREAD per thread, `maxThreads`
+ * threads. Noting a snapshot allocates nothing once a thread's ring is grown.
  */
 export class SnapshotIndex {
-  readonly #byTid = new Map<number, { snaps: Map<number, Snap>; last: Snap | undefined; name: string }>();
+  readonly #byTid = new Map<number, ThreadSnaps>();
   readonly #maxThreads: number;
+  readonly #cur = new Float64Array(WIDTH);
+  /** off-CPU ns by cause since the thread's previous snapshot, as of the last note() that returned true */
+  readonly delta = new Float64Array(OFF_COUNT);
+  /** a coarse clock for idleness, set by the caller once per batch */
+  nowMs = Date.now();
   noted = 0;
 
   constructor(maxThreads = 16384) {
     this.#maxThreads = maxThreads;
   }
 
-  /** Keep the event's snapshot; returns off-CPU ns by cause since the thread's previous one. */
-  note(ev: SockEvent): number[] | undefined {
-    const s = ev.sched;
-    if (!s) return undefined;
+  /** Keep the event's snapshot; true when `delta` holds off-CPU time since the thread's previous one. */
+  note(ev: SockEvent): boolean {
+    const cur = this.#cur;
+    if (!ev.schedInto(cur)) return false;
     let t = this.#byTid.get(ev.tid);
     if (!t) {
       if (this.#byTid.size >= this.#maxThreads) this.#byTid.delete(this.#byTid.keys().next().value as number);
-      t = { snaps: new Map(), last: undefined, name: ev.comm };
+      t = { ns: new Float64Array(16), vals: new Float64Array(16 * WIDTH), head: 0, count: 0, name: ev.comm, seenMs: 0 };
       this.#byTid.set(ev.tid, t);
     }
-    const off = OFFCPU_CAUSES.map((c) => s.offNs[c]);
-    const prev = t.last;
-    const snap = { ns: ev.direction === 2 ? ev.enterNs : ev.exitNs, on: s.onNs, runq: s.runqNs, off, voluntary: s.voluntary, involuntary: s.involuntary };
-    t.snaps.set(snap.ns, snap);
-    t.last = snap;
-    if (t.snaps.size > SNAPSHOTS_PER_THREAD) t.snaps.delete(t.snaps.keys().next().value as number);
+    let cap = t.ns.length;
+    const hadPrev = t.count > 0;
+    if (hadPrev) {
+      const p = ((t.head - 1 + cap) % cap) * WIDTH;
+      for (let i = 0; i < OFF_COUNT; i++) this.delta[i] = Math.max(0, (cur[2 + i] ?? 0) - (t.vals[p + 2 + i] ?? 0));
+    }
+    if (t.count === cap && cap < SNAPSHOTS_PER_THREAD) {
+      grow(t);
+      cap = t.ns.length;
+    }
+    t.ns[t.head] = ev.direction === 2 ? ev.enterNs : ev.exitNs;
+    t.vals.set(cur, t.head * WIDTH);
+    t.head = (t.head + 1) % cap;
+    if (t.count < cap) t.count++;
+    t.seenMs = this.nowMs;
     this.noted++;
-    return prev ? off.map((v, i) => Math.max(0, v - (prev.off[i] ?? 0))) : undefined;
+    return hadPrev;
   }
 
   find(tid: number, ns: number): { snap: Snap; name: string } | undefined {
     const t = this.#byTid.get(tid);
-    const snap = t?.snaps.get(ns);
-    return t && snap ? { snap, name: t.name } : undefined;
+    if (!t) return undefined;
+    const cap = t.ns.length;
+    // newest first: a span's snapshots are almost always among the last few
+    for (let k = 1; k <= t.count; k++) {
+      const slot = (t.head - k + cap) % cap;
+      if (t.ns[slot] !== ns) continue;
+      const v = t.vals.subarray(slot * WIDTH, slot * WIDTH + WIDTH);
+      const off: number[] = [];
+      for (let i = 0; i < OFF_COUNT; i++) off.push(v[2 + i] ?? 0);
+      return { snap: { ns, on: v[0] ?? 0, runq: v[1] ?? 0, off, voluntary: v[2 + OFF_COUNT] ?? 0, involuntary: v[3 + OFF_COUNT] ?? 0 }, name: t.name };
+    }
+    return undefined;
   }
 
   get threads(): number {
     return this.#byTid.size;
   }
+
+  sweep(nowMs: number, idleMs: number): void {
+    for (const [tid, t] of this.#byTid) if (nowMs - t.seenMs > idleMs) this.#byTid.delete(tid);
+  }
+
+  forget(tid: number): void {
+    this.#byTid.delete(tid);
+  }
+}
+
+/** doubles a full ring, oldest first */
+function grow(t: ThreadSnaps): void {
+  const cap = t.ns.length;
+  const ns = new Float64Array(cap * 2);
+  const vals = new Float64Array(cap * 2 * WIDTH);
+  for (let k = 0; k < t.count; k++) {
+    const slot = (t.head + k) % cap;
+    ns[k] = t.ns[slot] ?? 0;
+    vals.set(t.vals.subarray(slot * WIDTH, slot * WIDTH + WIDTH), k * WIDTH);
+  }
+  t.ns = ns;
+  t.vals = vals;
+  t.head = t.count % (cap * 2);
 }
 
 /** In-flight server requests and recent client calls per thread (event-loop accounting). */
@@ -159,6 +222,11 @@ export class ThreadActivity {
     return n ?? 1;
   }
 
+  forget(tid: number): void {
+    this.#clients.delete(tid);
+    this.#inflight.delete(tid);
+  }
+
   /** the one server request in flight on this thread, if exactly one is: a call it makes is made for it */
   sole(tid: number): { traceId: string; spanId: string } | undefined {
     const m = this.#inflight.get(tid);
@@ -175,6 +243,9 @@ export interface ProfilerOptions {
   minChildMs?: number;
   maxChildren?: number;
   windowMs?: number;
+  slicesPerThread?: number;
+  /** tier 3: keep stack records and put them on selected spans' children */
+  stacks?: boolean;
 }
 
 export class Profiler {
@@ -182,6 +253,8 @@ export class Profiler {
   readonly activity: ThreadActivity;
   readonly timeline: SliceTimeline;
   readonly selector: SpanSelector;
+  /** tier 3, when profiling.stacks is on */
+  readonly stacks: StackStore | undefined;
   readonly minChildNs: number;
   readonly maxChildren: number;
   /** children beyond maxChildren, not made */
@@ -194,10 +267,30 @@ export class Profiler {
   constructor(o: ProfilerOptions = {}) {
     this.index = new SnapshotIndex(o.maxThreads);
     this.activity = new ThreadActivity(o.maxThreads);
-    this.timeline = new SliceTimeline({ ...(o.windowMs ? { windowMs: o.windowMs } : {}), ...(o.maxThreads ? { maxThreads: o.maxThreads } : {}) });
+    this.timeline = new SliceTimeline({
+      ...(o.windowMs ? { windowMs: o.windowMs } : {}),
+      ...(o.maxThreads ? { maxThreads: o.maxThreads } : {}),
+      ...(o.slicesPerThread ? { perThread: o.slicesPerThread } : {}),
+    });
     this.selector = new SpanSelector(o.selector);
+    this.stacks = o.stacks ? new StackStore(o.maxThreads ? { maxThreads: o.maxThreads } : {}) : undefined;
     this.minChildNs = (o.minChildMs ?? 1) * 1e6;
     this.maxChildren = o.maxChildren ?? 64;
+  }
+
+  /** Forget threads with no snapshot for idleMs (threads end without telling): the state returns to its baseline. */
+  sweep(nowMs: number = Date.now(), idleMs = 60_000): void {
+    this.index.sweep(nowMs, idleMs);
+    this.timeline.sweep(nowMs, idleMs);
+    this.stacks?.sweep(nowMs, idleMs);
+  }
+
+  /** A tracked thread ended: its state goes now. */
+  forgetThread(tid: number): void {
+    this.index.forget(tid);
+    this.timeline.forget(tid);
+    this.activity.forget(tid);
+    this.stacks?.forget(tid);
   }
 
   /** The timeline of a selected span: its thread's slices inside it, bounded. */

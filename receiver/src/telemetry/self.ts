@@ -27,6 +27,8 @@ export interface SelfSnapshot {
   seriesOverflow: number;
   routesOverflow: number;
   resourcesEvicted: number;
+  /** trace profiling stacks, when on */
+  stacks?: { received: number; attached: number; dropped: number; symbolizer: { failures: Record<string, number> } };
 }
 
 export class SelfTelemetry {
@@ -83,5 +85,9 @@ export class SelfTelemetry {
     set('kindling.metric.series_overflow', '{measurement}', 'Measurements folded into an overflow series.', {}, s.seriesOverflow);
     set('kindling.http.route_overflow', '{request}', 'Requests whose route exceeded the per-service cap.', {}, s.routesOverflow);
     set('kindling.metric.resources_evicted', '{resource}', 'Resources dropped from the metric store.', {}, s.resourcesEvicted);
+    if (s.stacks) {
+      for (const state of ['received', 'attached', 'dropped'] as const) set('kindling.profile.stacks', '{stack}', 'Trace profiling stack records, by what became of them.', { state }, s.stacks[state]);
+      for (const [what, n] of Object.entries(s.stacks.symbolizer.failures)) set('kindling.profile.symbolize.failures', '{failure}', 'Stack symbolization failures, by what could not be read.', { what }, n);
+    }
   }
 }

@@ -21,6 +21,7 @@ export interface Slice {
 
 export class SliceTimeline {
   readonly #byTid = new Map<number, Slice[]>();
+  readonly #seen = new Map<number, number>();
   readonly #windowNs: number;
   readonly #perThread: number;
   readonly #maxThreads: number;
@@ -43,6 +44,7 @@ export class SliceTimeline {
     }
     l.push({ cause: ev.cause, startNs: ev.startNs, endNs: ev.endNs });
     this.added++;
+    this.#seen.set(ev.tid, Date.now());
     // older than the window, or past the bound: out
     let cut = 0;
     while (cut < l.length && (l[cut] as Slice).endNs < ev.endNs - this.#windowNs) cut++;
@@ -62,6 +64,19 @@ export class SliceTimeline {
 
   get threads(): number {
     return this.#byTid.size;
+  }
+
+  forget(tid: number): void {
+    this.#seen.delete(tid);
+    this.#byTid.delete(tid);
+  }
+
+  sweep(nowMs: number, idleMs: number): void {
+    for (const [tid, at] of this.#seen) {
+      if (nowMs - at <= idleMs) continue;
+      this.#seen.delete(tid);
+      this.#byTid.delete(tid);
+    }
   }
 }
 

@@ -21,6 +21,7 @@ const mirrors = [
   ['kd_sock_state_event', abi.SOCK_STATE_EVENT, abi.SOCK_STATE_EVENT_SIZE],
   ['kd_proc_event', abi.PROC_EVENT, abi.PROC_EVENT_SIZE],
   ['kd_slice_event', abi.SLICE_EVENT, abi.SLICE_EVENT_SIZE],
+  ['kd_stack_event', abi.STACK_EVENT, abi.STACK_EVENT_SIZE],
 ] as const;
 
 for (const [struct, fields, size] of mirrors) {
@@ -52,6 +53,11 @@ test('constants match the C header', () => {
   assert.equal(abi.Kind.Slice, k['KD_KIND_SLICE']);
   assert.equal(abi.SLICE_RUNQ, k['KD_SLICE_RUNQ']);
   assert.equal(abi.Flag.Sched, k['KD_FLAG_SCHED']);
+  assert.equal(abi.Kind.Stack, k['KD_KIND_STACK']);
+  assert.equal(abi.STACK_MAX_FRAMES, k['KD_STACK_MAX_FRAMES']);
+  assert.equal(abi.STACK_SCAN_WORDS, k['KD_STACK_SCAN_WORDS']);
+  assert.equal(abi.STACK_HEADER_SIZE, k['KD_STACK_HEADER_SIZE']);
+  assert.equal(abi.STACK_TRUNCATED, k['KD_STACK_TRUNCATED']);
 });
 
 test('enum values match the C header: hooks, counters, flags, directions, off-CPU causes', () => {

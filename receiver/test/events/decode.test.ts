@@ -1,9 +1,9 @@
 import * as assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { Flag, Kind, SOCK_EVENT } from '../../src/events/abi';
+import { Flag, Kind, SOCK_EVENT, STACK_EVENT, STACK_EVENT_SIZE, STACK_MAX_FRAMES, STACK_TRUNCATED } from '../../src/events/abi';
 import { decodeBatch } from '../../src/events/decode';
-import { SockEvent, SockStateEvent } from '../../src/events/types';
+import { SockEvent, SockStateEvent, StackEvent } from '../../src/events/types';
 import { sockRecord, stateRecord } from '../helpers/records';
 
 test('decodes data, connection and state records with every field', () => {
@@ -106,4 +106,42 @@ test('random and mutated bytes never throw', () => {
     const r = decodeBatch(input);
     for (const ev of r.events) JSON.stringify(ev.toJSON());
   }
+});
+
+test('stack records: frames, stack words and flags decode; counts beyond the arrays are refused', () => {
+  const F = STACK_EVENT;
+  const b = Buffer.alloc(STACK_EVENT_SIZE);
+  b.writeUInt16LE(Kind.Stack, F.kind[0]);
+  b.writeUInt16LE(STACK_EVENT_SIZE, F.size[0]);
+  b.writeUInt8(1, F.cause[0]); // lock
+  b.writeUInt8(STACK_TRUNCATED, F.flags[0]);
+  b.writeUInt16LE(3, F.nframes[0]);
+  b.writeUInt32LE(10, F.pid[0]);
+  b.writeUInt32LE(11, F.tid[0]);
+  b.writeInt32LE(202, F.syscall_nr[0]);
+  b.writeUInt16LE(2, F.nscan[0]);
+  b.writeBigUInt64LE(1_000n, F.block_start_ns[0]);
+  b.writeBigUInt64LE(3_000_000n, F.block_end_ns[0]);
+  b.writeBigUInt64LE(0x7ffc0000n, F.user_sp[0]);
+  b.writeBigUInt64LE(0x7ffc0040n, F.user_bp[0]);
+  [0x7f0012345678n, 0x55aa00001234n, 0x7f0000000001n].forEach((v, i) => b.writeBigUInt64LE(v, F.frames[0] + 8 * i));
+  b.writeBigUInt64LE(0x55aa00009999n, F.scan[0] + 8);
+  const r = decodeBatch(b);
+  assert.equal(r.error, undefined);
+  const ev = r.events[0];
+  assert.ok(ev instanceof StackEvent);
+  assert.deepEqual(ev.frames, [0x7f0012345678, 0x55aa00001234, 0x7f0000000001]);
+  assert.deepEqual(ev.scan, [0, 0x55aa00009999]);
+  assert.equal(ev.cause, 'lock');
+  assert.equal(ev.truncated, true);
+  assert.equal(ev.syscallNr, 202);
+  assert.equal(ev.tid, 11);
+  assert.equal(ev.blockEndNs - ev.blockStartNs, 2_999_000);
+  assert.equal(ev.sp, 0x7ffc0000);
+  assert.equal(ev.bp, 0x7ffc0040);
+  b.writeUInt16LE(STACK_MAX_FRAMES + 1, F.nframes[0]);
+  assert.match(decodeBatch(b).error?.reason ?? '', /stack record claims 33 frames/);
+  b.writeUInt16LE(3, F.nframes[0]);
+  b.writeUInt16LE(STACK_EVENT_SIZE - 8, F.size[0]);
+  assert.match(decodeBatch(b.subarray(0, STACK_EVENT_SIZE - 8)).error?.reason ?? '', /stack record of \d+ bytes is shorter/);
 });

@@ -21,6 +21,8 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { freePort } from './ports';
+export { freePort };
 
 export interface NginxOptions {
   /** where /api/ is proxied (127.0.0.1:PORT) */
@@ -47,17 +49,6 @@ export interface NginxPeer {
 
 export const NGINX_BINARY = '/usr/sbin/nginx';
 
-/** A port nothing listens on right now (there is a small race until nginx binds it: start retries). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Child pids of `pid`, from /proc/<pid>/stat's ppid field (no dependency on pgrep or CONFIG_PROC_CHILDREN). */
 export function childPids(pid: number): number[] {

@@ -7,9 +7,9 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { freePort } from './ports';
 
 export interface PrometheusOptions {
   /** host:port pairs scraped at /metrics, e.g. ['127.0.0.1:9464']. */
@@ -66,17 +66,6 @@ export interface Prometheus {
   close(): Promise<void>;
 }
 
-/** A port the kernel just handed out on 127.0.0.1 (free now; a race is retried by the caller). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (a !== null && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

@@ -18,6 +18,7 @@ import { redisDetector } from '../../src/protocols/redis';
 import { kernelTest } from '../helpers/kernel';
 import { assertCount, attr, lostEvents, pidOf, runCommand, runProgram, scenario, sleep, waitForSpans } from './e2e';
 import type { Cleanup, LiveAgent } from './e2e';
+import { freePort } from '../helpers/ports';
 
 const isServer = (s: ReadableSpan): boolean => s.kind === SpanKind.SERVER;
 const isClient = (s: ReadableSpan): boolean => s.kind === SpanKind.CLIENT;
@@ -36,16 +37,6 @@ async function startAgent(c: Cleanup): Promise<LiveAgent> {
   return { agent, mem };
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 /** memcached in the foreground on a free loopback port (TCP only), as user memcache; stopped by the cleanup stack. */
 async function startMemcached(c: Cleanup): Promise<{ pid: number; port: number }> {

@@ -18,6 +18,7 @@ import { redisDetector } from '../../src/protocols/redis';
 import { kernelTest } from '../helpers/kernel';
 import { assertCount, attr, lostEvents, pidOf, program, runCommand, runProgram, scenario, sleep, waitForSpans } from './e2e';
 import type { Cleanup, LiveAgent } from './e2e';
+import { freePort } from '../helpers/ports';
 
 const isServer = (s: ReadableSpan): boolean => s.kind === SpanKind.SERVER;
 const isClient = (s: ReadableSpan): boolean => s.kind === SpanKind.CLIENT;
@@ -41,16 +42,6 @@ async function startRedisAgent(c: Cleanup): Promise<LiveAgent> {
   return { agent, mem };
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 async function waitForPort(port: number, deadlineMs = 5000): Promise<void> {
   const end = Date.now() + deadlineMs;

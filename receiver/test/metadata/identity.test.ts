@@ -58,3 +58,13 @@ test('a pod known to Kubernetes names the service by the k8s rules; peers are na
   assert.equal(id.peerAttributes({ addr: 'a', port: 1 }, { addr: '192.168.1.10', port: 10250 })['kindling.peer.k8s.node.name'], 'node-a');
   assert.deepEqual(id.peerAttributes({ addr: 'a', port: 1 }, { addr: '93.184.216.34', port: 443 }), { 'kindling.peer.kind': 'external', 'kindling.peer.name': 'example.com' });
 });
+
+test('a peer on this host (loopback, or one of its interface addresses) is local, not external', () => {
+  const id = new Identity({ hostName: 'h1' });
+  assert.equal(id.peerAttributes({ addr: '127.0.0.1', port: 1 }, { addr: '127.0.0.1', port: 80 })['kindling.peer.kind'], 'local');
+  assert.equal(id.peerAttributes({ addr: '::1', port: 1 }, { addr: '::1', port: 81 })['kindling.peer.kind'], 'local');
+  assert.equal(id.peerAttributes({ addr: '::ffff:127.0.0.1', port: 1 }, { addr: '::ffff:127.0.0.2', port: 82 })['kindling.peer.kind'], 'local');
+  const own = Object.values(os.networkInterfaces()).flatMap((l) => l ?? []).find((i) => i.family === 'IPv4' && !i.internal);
+  if (own) assert.equal(id.peerAttributes({ addr: '10.1.1.1', port: 1 }, { addr: own.address, port: 83 })['kindling.peer.kind'], 'local');
+  assert.equal(id.peerAttributes({ addr: '127.0.0.1', port: 1 }, { addr: '203.0.113.9', port: 84 })['kindling.peer.kind'], 'external');
+});

@@ -5,31 +5,13 @@ import { test } from 'node:test';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { DataPointType } from '@opentelemetry/sdk-metrics';
-import { Agent } from '../../src/agent';
-import { loadConfig } from '../../src/config/config';
-import { MemorySpanExporter } from '../../src/export/console-spans';
-import { ReplaySource } from '../../src/source/replay-source';
-import { RecordingReader } from '../../src/source/recording';
+import { captureMeta, replayCapture } from '../helpers/replay';
 import { HTTP_FIXTURE, TRACEPARENT } from '../fixtures/make-http-fixture';
 import type { HttpScenario } from '../fixtures/make-http-fixture';
 
-function scenario(): HttpScenario {
-  const r = new RecordingReader(HTTP_FIXTURE());
-  const s = (r.header.meta as { scenario: HttpScenario }).scenario;
-  r.close();
-  return s;
-}
+const scenario = (): HttpScenario => captureMeta<{ scenario: HttpScenario }>(HTTP_FIXTURE()).scenario;
 
-async function replay(): Promise<{ agent: Agent; spans: ReadableSpan[] }> {
-  const mem = new MemorySpanExporter();
-  const config = loadConfig({ env: { OTEL_METRICS_EXPORTER: 'none' } });
-  const agent = new Agent(config, { source: new ReplaySource({ file: HTTP_FIXTURE() }), spanExporters: [mem], metricExporters: [], log: () => undefined });
-  await agent.start();
-  await agent.source.finished;
-  await agent.drain();
-  await agent.stop();
-  return { agent, spans: mem.spans };
-}
+const replay = (): ReturnType<typeof replayCapture> => replayCapture(HTTP_FIXTURE());
 
 const pid = (s: ReadableSpan): number => Number(s.resource.attributes['process.pid']);
 const ms = (s: ReadableSpan): number => s.duration[0] * 1e3 + s.duration[1] / 1e6;

@@ -12,9 +12,9 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import * as dgram from 'node:dgram';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { packageRoot } from '../../src/util/paths';
+import { freePort as freeTcpPort } from '../helpers/ports';
 
 export const programPath = (name: string): string => path.join(packageRoot(), 'receiver', 'test', 'programs', name);
 
@@ -100,14 +100,7 @@ export function startDnsmasq(o: { port: number; address?: string; extra?: string
 /** A port free for both UDP and TCP on 127.0.0.1 right now. */
 export async function freePort(): Promise<number> {
   for (;;) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const s = net.createServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => {
-        const p = (s.address() as net.AddressInfo).port;
-        s.close(() => resolve(p));
-      });
-    });
+    const port = await freeTcpPort();
     const udpFree = await new Promise<boolean>((resolve) => {
       const u = dgram.createSocket('udp4');
       u.once('error', () => resolve(false));

@@ -4,39 +4,15 @@ import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
-import { Agent } from '../../src/agent';
-import { loadConfig } from '../../src/config/config';
-import { MemorySpanExporter } from '../../src/export/console-spans';
 import { dnsDetector } from '../../src/protocols/dns-detector';
-import { RecordingReader } from '../../src/source/recording';
-import { ReplaySource } from '../../src/source/replay-source';
+import { captureMeta, replayCapture } from '../helpers/replay';
 import { DNS_CAPTURE } from '../programs/dns-make-fixtures';
 import type { NetnsRun } from '../programs/dns-peers';
 import { digAnswers } from './fixtures/dns-harness';
 
-function scenario(): { run: NetnsRun; steps: string[] } {
-  const r = new RecordingReader(DNS_CAPTURE());
-  const meta = r.header.meta as { run: NetnsRun; steps: string[] };
-  r.close();
-  return meta;
-}
+const scenario = (): { run: NetnsRun; steps: string[] } => captureMeta(DNS_CAPTURE());
 
-async function replay(): Promise<{ agent: Agent; spans: ReadableSpan[] }> {
-  const mem = new MemorySpanExporter();
-  const agent = new Agent(loadConfig({ env: { OTEL_METRICS_EXPORTER: 'none' } }), {
-    source: new ReplaySource({ file: DNS_CAPTURE() }),
-    spanExporters: [mem],
-    metricExporters: [],
-    log: () => undefined,
-    kubernetes: null,
-    protocols: [dnsDetector],
-  });
-  await agent.start();
-  await agent.source.finished;
-  await agent.drain();
-  await agent.stop();
-  return { agent, spans: mem.spans };
-}
+const replay = (): ReturnType<typeof replayCapture> => replayCapture(DNS_CAPTURE(), [dnsDetector]);
 
 const pid = (s: ReadableSpan): number => Number(s.resource.attributes['process.pid']);
 const a = (s: ReadableSpan | undefined, k: string): unknown => s?.attributes[k];

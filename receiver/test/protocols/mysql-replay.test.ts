@@ -5,12 +5,8 @@ import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
-import { Agent } from '../../src/agent';
-import { loadConfig } from '../../src/config/config';
-import { MemorySpanExporter } from '../../src/export/console-spans';
 import { mysqlDetector } from '../../src/protocols/mysql';
-import { RecordingReader } from '../../src/source/recording';
-import { ReplaySource } from '../../src/source/replay-source';
+import { captureMeta, replayCapture } from '../helpers/replay';
 import { MYSQL_KDCAP } from './fixtures/mysql-scenarios';
 import { SCENARIOS } from './fixtures/mysql-scenarios';
 import type { ExpectedOp } from './fixtures/mysql-scenarios';
@@ -22,29 +18,9 @@ interface Meta {
   bigPid: number;
 }
 
-function meta(): Meta {
-  const r = new RecordingReader(MYSQL_KDCAP());
-  const m = r.header.meta as unknown as Meta;
-  r.close();
-  return m;
-}
+const meta = (): Meta => captureMeta(MYSQL_KDCAP());
 
-async function replay(): Promise<{ agent: Agent; spans: ReadableSpan[] }> {
-  const mem = new MemorySpanExporter();
-  const agent = new Agent(loadConfig({ env: { OTEL_METRICS_EXPORTER: 'none' } }), {
-    source: new ReplaySource({ file: MYSQL_KDCAP() }),
-    spanExporters: [mem],
-    metricExporters: [],
-    log: () => undefined,
-    kubernetes: null,
-    protocols: [mysqlDetector],
-  });
-  await agent.start();
-  await agent.source.finished;
-  await agent.drain();
-  await agent.stop();
-  return { agent, spans: mem.spans };
-}
+const replay = (): ReturnType<typeof replayCapture> => replayCapture(MYSQL_KDCAP(), [mysqlDetector]);
 
 const pid = (s: ReadableSpan): number => Number(s.resource.attributes['process.pid']);
 const start = (s: ReadableSpan): number => s.startTime[0] * 1e9 + s.startTime[1];

@@ -13,32 +13,14 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
-import { Agent } from '../../src/agent';
-import { loadConfig } from '../../src/config/config';
-import { MemorySpanExporter } from '../../src/export/console-spans';
 import { memcachedDetector } from '../../src/protocols/memcached';
 import { redisDetector } from '../../src/protocols/redis';
-import { ReplaySource } from '../../src/source/replay-source';
+import { replayCapture } from '../helpers/replay';
 import { packageRoot } from '../../src/util/paths';
 
 const fixture = (name: string): string => path.join(packageRoot(), 'receiver', 'test', 'fixtures', name);
 
-async function replay(file: string): Promise<{ agent: Agent; spans: ReadableSpan[] }> {
-  const mem = new MemorySpanExporter();
-  const agent = new Agent(loadConfig({ env: { OTEL_METRICS_EXPORTER: 'none' } }), {
-    source: new ReplaySource({ file: fixture(file) }),
-    spanExporters: [mem],
-    metricExporters: [],
-    log: () => undefined,
-    kubernetes: null,
-    protocols: [redisDetector, memcachedDetector],
-  });
-  await agent.start();
-  await agent.source.finished;
-  await agent.drain();
-  await agent.stop();
-  return { agent, spans: mem.spans };
-}
+const replay = (file: string): ReturnType<typeof replayCapture> => replayCapture(fixture(file), [redisDetector, memcachedDetector]);
 
 const pid = (s: ReadableSpan): number => Number(s.resource.attributes['process.pid']);
 const exe = (s: ReadableSpan): string => String(s.resource.attributes['process.executable.name']);

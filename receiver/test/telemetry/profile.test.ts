@@ -111,3 +111,27 @@ test('the slice timeline keeps a window per thread, bounded, and gives the slice
   p.timeline.add(slice(4, IDLE, 300e6, 301e6));
   assert.deepEqual(p.children(4, 0, 400e6).map((k) => k.cause), ['idle'], 'older than the window: gone');
 });
+
+test('the snapshot index: a ring per thread that grows to 1024, finds by timestamp, forgets the oldest, and reports off-CPU deltas', () => {
+  const p = new Profiler();
+  const idx = p.index;
+  assert.equal(idx.note(ev(5, 2, 1000, 0, 0, { [LOCK]: 100 })), false, 'no delta for the first snapshot of a thread');
+  assert.equal(idx.note(ev(5, 1, 2000, 10, 0, { [LOCK]: 350, [IDLE]: 7 })), true);
+  assert.equal(idx.delta[LOCK], 250);
+  assert.equal(idx.delta[IDLE], 7);
+  // counters never run backwards in the kernel; a smaller value (a reused tid) is no negative time
+  idx.note(ev(5, 1, 3000, 10, 0, { [LOCK]: 300 }));
+  assert.equal(idx.delta[LOCK], 0);
+  for (let i = 0; i < 1500; i++) idx.note(ev(5, 1, 10_000 + i, i, 2 * i, { [NONSYS]: i }));
+  assert.equal(idx.find(5, 1000), undefined, 'the oldest snapshots leave once 1024 are kept');
+  assert.equal(idx.find(5, 10_000 + 1500 - 1025), undefined);
+  const oldest = idx.find(5, 10_000 + 1500 - 1024);
+  assert.equal(oldest?.snap.on, 1500 - 1024);
+  const newest = idx.find(5, 10_000 + 1499);
+  assert.equal(newest?.snap.runq, 2 * 1499);
+  assert.equal(newest?.snap.off[NONSYS], 1499);
+  assert.equal(newest?.name, oldest?.name);
+  assert.equal(idx.find(6, 10_000), undefined, 'another thread has none');
+  idx.forget(5);
+  assert.equal(idx.threads, 0);
+});
