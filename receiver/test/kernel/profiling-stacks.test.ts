@@ -2,59 +2,19 @@
 // stack the thread blocked with, symbolized from the server's ELF symbols and libc's; without it,
 // no stack anywhere and the sys_exit program is not even attached.
 import * as assert from 'node:assert/strict';
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import { SpanKind } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { artifacts } from '../../src/util/paths';
 import { kernelTest } from '../helpers/kernel';
-import { Cleanup, attr, pidOf, program, startAgent } from './e2e';
-
-interface Peer {
-  pid: number;
-  port: number;
-}
-
-function startPeer(c: Cleanup, argv: string[]): Promise<Peer> {
-  const [file = '', ...args] = argv;
-  const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  c.defer(
-    () =>
-      new Promise<void>((r) => {
-        if (child.exitCode !== null || child.signalCode !== null) return r();
-        child.once('exit', () => r());
-        child.kill('SIGKILL');
-      }),
-  );
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`${argv.join(' ')} exited ${code}`)));
-    child.stdout.once('data', (d: Buffer) => resolve({ pid: child.pid ?? 0, port: Number(d.toString().trim()) }));
-  });
-}
+import { Cleanup, attr, program, startAgent } from './e2e';
+import { childrenOf, curl, servers, spansOf, startPeer } from './profiling-helpers';
+import type { Peer } from './profiling-helpers';
 
 /** profile-server (built with frame pointers; libc is not) at real-time priority, as in the tier 2 tests */
 function profileServer(c: Cleanup): Promise<Peer> {
   return startPeer(c, ['chrt', '-f', '50', artifacts.program('profile-server'), '--dir', '/var/tmp']);
 }
-
-function curl(port: number, target: string): Promise<void> {
-  return new Promise((resolve, reject) => execFile('chrt', ['-f', '50', 'curl', '-sS', '-o', '/dev/null', '--max-time', '10', `http://127.0.0.1:${port}${target}`], (e) => (e ? reject(e) : resolve())));
-}
-
-async function spansOf(agent: { spans: { flush(): Promise<void> } }, mem: { spans: ReadableSpan[] }, want: (s: ReadableSpan[]) => boolean, ms = 15_000): Promise<ReadableSpan[]> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    await agent.spans.flush();
-    if (want(mem.spans)) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return mem.spans;
-}
-
-const servers = (spans: ReadableSpan[], pid: number, path: string): ReadableSpan[] =>
-  spans.filter((s) => s.kind === SpanKind.SERVER && pidOf(s) === pid && attr(s, 'url.path') === path);
-const childrenOf = (spans: ReadableSpan[], parent: ReadableSpan): ReadableSpan[] =>
-  spans.filter((s) => s.parentSpanContext?.spanId === parent.spanContext().spanId && s.kind === SpanKind.INTERNAL);
 
 /** names of the BPF programs this process holds (its fds), as bpftool shows them */
 function ownPrograms(): string[] {

@@ -2,35 +2,14 @@
 // selection keeps its rate limits, thousands of short-lived threads leave nothing behind, and a
 // shrunken slice buffer drops (counted) without breaking tier 1.
 import * as assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as net from 'node:net';
-import { SpanKind } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { artifacts } from '../../src/util/paths';
 import { kernelTest } from '../helpers/kernel';
-import { Cleanup, attr, pidOf, startAgent } from './e2e';
-
-interface Peer {
-  pid: number;
-  port: number;
-}
-
-function startPeer(c: Cleanup, argv: string[]): Promise<Peer> {
-  const [file = '', ...args] = argv;
-  const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-  c.defer(
-    () =>
-      new Promise<void>((r) => {
-        if (child.exitCode !== null || child.signalCode !== null) return r();
-        child.once('exit', () => r());
-        child.kill('SIGKILL');
-      }),
-  );
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`${argv.join(' ')} exited ${code}`)));
-    child.stdout.once('data', (d: Buffer) => resolve({ pid: child.pid ?? 0, port: Number(d.toString().trim()) }));
-  });
-}
+import { Cleanup, attr, startAgent } from './e2e';
+import { childrenOf, curl, servers, spansOf, startPeer } from './profiling-helpers';
+import type { Peer } from './profiling-helpers';
 
 /** profile-server (one thread per connection) with its delay upstream, real-time so other load cannot add run-queue time */
 async function profileServer(c: Cleanup): Promise<Peer> {
@@ -39,24 +18,6 @@ async function profileServer(c: Cleanup): Promise<Peer> {
   return startPeer(c, ['chrt', '-f', '50', bin, '--upstream', String(upstream.port), '--dir', '/var/tmp']);
 }
 
-function curl(port: number, target: string): Promise<void> {
-  return new Promise((resolve, reject) => execFile('chrt', ['-f', '50', 'curl', '-sS', '-o', '/dev/null', '--max-time', '10', `http://127.0.0.1:${port}${target}`], (e) => (e ? reject(e) : resolve())));
-}
-
-async function spansOf(agent: { spans: { flush(): Promise<void> } }, mem: { spans: ReadableSpan[] }, want: (s: ReadableSpan[]) => boolean, ms = 15_000): Promise<ReadableSpan[]> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    await agent.spans.flush();
-    if (want(mem.spans)) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return mem.spans;
-}
-
-const servers = (spans: ReadableSpan[], pid: number, path: string): ReadableSpan[] =>
-  spans.filter((s) => s.kind === SpanKind.SERVER && pidOf(s) === pid && attr(s, 'url.path') === path);
-const childrenOf = (spans: ReadableSpan[], parent: ReadableSpan): ReadableSpan[] =>
-  spans.filter((s) => s.parentSpanContext?.spanId === parent.spanContext().spanId && s.kind === SpanKind.INTERNAL);
 const startNs = (s: ReadableSpan): number => s.startTime[0] * 1e9 + s.startTime[1];
 
 kernelTest('a selected /mixed request gets its timeline: lock, sleep and upstream wait as children, in that order', async () => {
