@@ -496,7 +496,7 @@ static __always_inline int on_enter(__u16 hook, int fd, __u64 buf, __u64 count_a
 	st->enter_ns = bpf_ktime_get_ns();
 	if (profiling) {
 		track_start(&st->track, st->enter_ns);
-		ensure_running(&st->track, st->enter_ns);
+		ensure_running(&st->track, st->enter_ns, BPF_CORE_READ(task, se.sum_exec_runtime));
 		/* a request's span starts at this enter: its breakdown starts here too */
 		if (is_ingress(hook))
 			sched_snapshot(&st->enter_snap, &st->track, st->enter_ns);
@@ -569,7 +569,7 @@ static __always_inline void data_header(struct scratch *sc, __u16 hook, struct s
 		if (is_ingress(hook)) {
 			__builtin_memcpy(snap, &st->enter_snap, sizeof(*snap));
 		} else {
-			ensure_running(&st->track, sc->ev.exit_ns);
+			ensure_running(&st->track, sc->ev.exit_ns, BPF_CORE_READ(task, se.sum_exec_runtime));
 			sched_snapshot(snap, &st->track, sc->ev.exit_ns);
 		}
 		sc->ev.flags |= KD_FLAG_SCHED;

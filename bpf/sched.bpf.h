@@ -120,18 +120,27 @@ static __always_inline void track_start(struct sched_track *t, __u64 now)
  * transition), close what was pending at this moment instead of carrying a
  * stale state into the next switch.
  */
-static __always_inline void ensure_running(struct sched_track *t, __u64 now)
+static __always_inline void ensure_running(struct sched_track *t, __u64 now, __u64 cpu_ns)
 {
+	__u64 since, ran = 0;
+
 	if (t->state == TS_RUNNING || t->state == TS_UNTRACKED)
 		return;
+	since = t->state == TS_BLOCKED ? t->off_start : t->wake_ts;
+	/* the CPU time the task used since it last left the CPU: it ran that long since the switch-in we missed */
+	if (cpu_ns > t->exec_mark && now > since) {
+		ran = cpu_ns - t->exec_mark;
+		if (ran > now - since)
+			ran = now - since;
+	}
 	if (t->state == TS_BLOCKED) {
-		if (t->cause < KD_OFF_COUNT && now > t->off_start)
-			t->off_ns[t->cause] += now - t->off_start;
-	} else if (now > t->wake_ts) {
-		t->runq_ns += now - t->wake_ts;
+		if (t->cause < KD_OFF_COUNT && now - ran > t->off_start)
+			t->off_ns[t->cause] += now - ran - t->off_start;
+	} else if (now - ran > t->wake_ts) {
+		t->runq_ns += now - ran - t->wake_ts;
 	}
 	t->state = TS_RUNNING;
-	t->slice_start = now;
+	t->slice_start = now - ran;
 }
 
 /* the counters as of now, for a thread that is running (it is the one calling) */
@@ -250,10 +259,11 @@ int BPF_PROG(kd_sched_switch, bool preempt, struct task_struct *prev, struct tas
 	now = bpf_ktime_get_ns();
 	t = tracked(prev);
 	if (t)
-		ensure_running(t, now);
+		ensure_running(t, now, prev->se.sum_exec_runtime);
 	if (t && t->state == TS_RUNNING) {
 		if (now > t->slice_start)
 			t->on_ns += now - t->slice_start;
+		t->exec_mark = prev->se.sum_exec_runtime;
 		if (preempt || prev_state == 0 /* TASK_RUNNING: still runnable */) {
 			t->state = TS_RUNNABLE;
 			t->wake_ts = now;

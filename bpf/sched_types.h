@@ -33,6 +33,8 @@ struct sched_track {
 	__u8 stack_cause;
 	__u8 stack_pending;
 	__u8 _pad2[6];
+	/* the task's se.sum_exec_runtime when it last left the CPU: what it ran after a missed switch-in */
+	__u64 exec_mark;
 };
 
 #endif /* KINDLING_SCHED_TYPES_H */
