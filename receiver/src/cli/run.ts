@@ -18,7 +18,23 @@ export async function runAgent(a: RunArgs): Promise<number> {
   const config = loadConfig({ ...(a.config !== undefined ? { file: a.config } : {}), env: process.env });
   const agent = new Agent(config, a.replay ? { source: new ReplaySource({ file: a.replay }) } : {});
   const started = Date.now();
-  await agent.start();
+  // listening before the (slow) start: a Ctrl-C while the programs load stops the agent once they are
+  let keepAlive: NodeJS.Timeout | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let requestStop: () => void = () => undefined;
+  const stop = new Promise<void>((resolve) => {
+    requestStop = resolve;
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+    keepAlive = setInterval(() => undefined, 1 << 30);
+  });
+  try {
+    await agent.start();
+  } catch (e) {
+    clearInterval(keepAlive);
+    throw e;
+  }
+  if (a.duration !== undefined) timer = setTimeout(requestStop, a.duration * 1000);
   // SIGUSR2: one line of the agent's memory and state on stderr (after a GC when run with --expose-gc)
   const dump = (): void => {
     (globalThis as { gc?: () => void }).gc?.();
@@ -29,14 +45,6 @@ export async function runAgent(a: RunArgs): Promise<number> {
     );
   };
   process.on('SIGUSR2', dump);
-  let keepAlive: NodeJS.Timeout | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  const stop = new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-    if (a.duration !== undefined) timer = setTimeout(resolve, a.duration * 1000);
-    keepAlive = setInterval(() => undefined, 1 << 30);
-  });
   let failure: unknown;
   const replayDone = a.replay ? agent.source.finished.then(() => agent.drain()) : new Promise<void>(() => undefined);
   await Promise.race([stop, replayDone.catch((e) => (failure = e))]);

@@ -220,3 +220,21 @@ kernelTest('run with no configuration: spans on the console, Prometheus on :9464
   }
   assert.match(stderr, /http: \d+ requests, \d+ paired/);
 });
+
+kernelTest('Ctrl-C while the programs load: the agent finishes starting, then stops cleanly (exit 0, summary printed)', async () => {
+  const child = spawn(process.execPath, [BIN(), 'run'], {
+    stdio: 'pipe',
+    env: { PATH: process.env['PATH'] ?? '', OTEL_TRACES_EXPORTER: 'none', OTEL_METRICS_EXPORTER: 'none', KINDLING_KUBERNETES: 'off' },
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  // the identity line comes before the BPF load, the start line after it: interrupt in between
+  const deadline = Date.now() + 15_000;
+  while (!/^identity:/m.test(stderr) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  assert.doesNotMatch(stderr, /kindling [\d.]+: source/, 'interrupted before the programs were loaded');
+  child.kill('SIGINT');
+  assert.equal(await exited, 0, stderr);
+  assert.match(stderr, /kindling [\d.]+: source ebpf/);
+  assert.match(stderr, /http: \d+ requests, \d+ paired/);
+});
