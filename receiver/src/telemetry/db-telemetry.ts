@@ -5,16 +5,14 @@
  * db.client.operation.duration histogram (and Kindling's server-side twin).
  */
 import type { Attributes } from '@opentelemetry/api';
-import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { DbOperationRecord, DbSink } from '../protocols/context';
 import type { WallClock } from './clock';
-import { hrDuration } from './clock';
 import type { SpanSink } from './http-telemetry';
 import { IdGenerator } from './ids';
 import type { Histogram, MetricStore } from './metric-store';
 import type { DnsNames } from './names';
 import type { ResourceResolver } from './resources';
-import { KindlingSpan } from './span';
+import { exchangeSpan } from './exchange-span';
 import { VERSION } from '../version';
 
 /** Semantic-conventions buckets for database operation durations (seconds). */
@@ -72,21 +70,12 @@ export class DbTelemetry implements DbSink {
 
     // key-value stores name no collection; their database number does not belong in the name
     const target = r.collection ?? (SQL_SYSTEMS.has(r.system) ? r.namespace : undefined);
-    const clock = this.#d.clock;
     this.#d.spans.push(
-      new KindlingSpan({
-        name: target ? `${r.operation} ${target}` : r.operation,
-        kind: server ? SpanKind.SERVER : SpanKind.CLIENT,
-        traceId: this.#ids.traceId(),
-        spanId: this.#ids.spanId(),
-        startTime: clock.toHrTime(r.startNs),
-        endTime: clock.toHrTime(r.endNs),
-        duration: hrDuration(r.startNs, r.endNs),
-        status: errorType ? { code: SpanStatusCode.ERROR, ...(r.failure ? { message: `no response: ${r.failure}` } : {}) } : { code: SpanStatusCode.UNSET },
-        attributes: attrs,
-        resource: res.resource,
-        scope: this.#scope,
-      }),
+      exchangeSpan(
+        { name: target ? `${r.operation} ${target}` : r.operation, server, startNs: r.startNs, endNs: r.endNs, errorType, failure: r.failure, attributes: attrs, resource: res.resource, scope: this.#scope },
+        this.#d.clock,
+        this.#ids,
+      ),
     );
     this.spans++;
 

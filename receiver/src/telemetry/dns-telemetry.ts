@@ -6,16 +6,14 @@
  * NXDOMAIN is an error only when configured (a negative answer is an answer).
  */
 import type { Attributes } from '@opentelemetry/api';
-import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { DnsLookupRecord, DnsSink } from '../protocols/context';
 import type { WallClock } from './clock';
-import { hrDuration } from './clock';
 import type { SpanSink } from './http-telemetry';
 import { IdGenerator } from './ids';
 import type { Histogram, MetricStore } from './metric-store';
 import type { DnsNames } from './names';
 import type { ResourceResolver } from './resources';
-import { KindlingSpan } from './span';
+import { exchangeSpan } from './exchange-span';
 import { VERSION } from '../version';
 
 export const DNS_DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10];
@@ -67,21 +65,12 @@ export class DnsTelemetry implements DnsSink {
     if (r.rcode) attrs['kindling.dns.response.code'] = r.rcode;
     if (r.answers.length) attrs['dns.answers'] = r.answers.map((a) => a.data);
     if (errorType) attrs['error.type'] = errorType;
-    const clock = this.#d.clock;
     this.#d.spans.push(
-      new KindlingSpan({
-        name: `DNS ${r.questionType}`,
-        kind: server ? SpanKind.SERVER : SpanKind.CLIENT,
-        traceId: this.#ids.traceId(),
-        spanId: this.#ids.spanId(),
-        startTime: clock.toHrTime(r.startNs),
-        endTime: clock.toHrTime(r.endNs),
-        duration: hrDuration(r.startNs, r.endNs),
-        status: errorType ? { code: SpanStatusCode.ERROR, ...(r.failure ? { message: `no response: ${r.failure}` } : {}) } : { code: SpanStatusCode.UNSET },
-        attributes: attrs,
-        resource: res.resource,
-        scope: this.#scope,
-      }),
+      exchangeSpan(
+        { name: `DNS ${r.questionType}`, server, startNs: r.startNs, endNs: r.endNs, errorType, failure: r.failure, attributes: attrs, resource: res.resource, scope: this.#scope },
+        this.#d.clock,
+        this.#ids,
+      ),
     );
     this.spans++;
     if (server) return;
