@@ -14,6 +14,8 @@ import type { ChildProcess } from 'node:child_process';
 import * as dgram from 'node:dgram';
 import * as path from 'node:path';
 import { packageRoot } from '../../src/util/paths';
+import { run } from '../helpers/commands';
+import type { Run } from '../helpers/commands';
 import { freePort as freeTcpPort } from '../helpers/ports';
 
 export const programPath = (name: string): string => path.join(packageRoot(), 'receiver', 'test', 'programs', name);
@@ -110,27 +112,8 @@ export async function freePort(): Promise<number> {
   }
 }
 
-export interface Run {
-  pid: number;
-  stdout: string;
-}
-
-/** Runs a command to its end; rejects on a non-zero exit. `onSpawn` gets the child (for cleanup). */
-export function run(cmd: string, args: string[], onSpawn?: (c: ChildProcess) => void): Promise<Run> {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  onSpawn?.(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code, signal) => {
-      if (code !== 0) reject(new Error(`${cmd} ${args.join(' ')} exited ${code ?? signal}: ${stderr}`));
-      else resolve({ pid: child.pid ?? 0, stdout });
-    });
-  });
-}
+export { run };
+export type { Run };
 
 /** dig at 127.0.0.1:port, one try, a short timeout. */
 export function dig(port: number, args: string[], onSpawn?: (c: ChildProcess) => void): Promise<Run> {
