@@ -26,6 +26,7 @@ import type { ParsedHead } from './http1-head';
 import type { Http1Event, Http1ParserOptions, Http1Stats, HttpMessage } from './http1-types';
 import { SpanBuffer } from './span-buffer';
 import type { Segment } from './types';
+import { segmentLength } from './types';
 
 export { looksLikeRequest, looksLikeResponse } from './http1-head';
 export type { Http1Event, Http1ParserOptions, Http1Stats, HttpHeaders, HttpMessage } from './http1-types';
@@ -131,7 +132,7 @@ export class Http1Parser {
 
   private consume(seg: Segment, out: Http1Event[]): void {
     const data = seg.data;
-    const total = Number.isSafeInteger(seg.len) && seg.len > data.length ? seg.len : data.length;
+    const total = segmentLength(seg);
     if (total === 0) return;
     if (this.state >= St.Resync) {
       const starts = this.side === 'request' ? looksLikeRequest(data) : looksLikeResponse(data);

@@ -12,6 +12,7 @@
  *   p.push(seg(header(0x80, GET, key 'k', opaque 7) + 'k'))  // → [{ opcode: 0, keyLen: 1, opaque: 7, ... }]
  */
 import type { Segment } from './types';
+import { segmentLength } from './types';
 
 export const REQUEST_MAGIC = 0x80;
 export const RESPONSE_MAGIC = 0x81;
@@ -180,7 +181,7 @@ export class McBinaryParser {
   private consume(seg: Segment): void {
     const data = seg.data;
     const cap = data.length;
-    const total = Number.isSafeInteger(seg.len) && seg.len > cap ? seg.len : cap;
+    const total = segmentLength(seg);
     if (total === 0) return;
     if (this.st === St.Lost) {
       if (!plausibleHeader(data, this.magic)) {

@@ -20,6 +20,7 @@
 import { LF, latin1 } from './cursor';
 import { ERRORS, isMcCommand, isNumber, KEEP, looksLikeResponse, looksLikeTextCommand, MAX_BLOCK, MAX_LINE, parseCommand, SERIES, tokenize } from './memcached-commands';
 import type { Segment } from './types';
+import { segmentLength } from './types';
 
 export { looksLikeResponse, looksLikeTextCommand } from './memcached-commands';
 
@@ -109,7 +110,7 @@ export class McTextParser {
   private consume(seg: Segment): void {
     const data = seg.data;
     const cap = data.length;
-    const total = Number.isSafeInteger(seg.len) && seg.len > cap ? seg.len : cap;
+    const total = segmentLength(seg);
     if (total === 0) return;
     if (this.st === St.Lost) {
       if (!(this.request ? looksLikeTextCommand(data) : looksLikeResponse(data))) {

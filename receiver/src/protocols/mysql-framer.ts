@@ -20,6 +20,7 @@
  */
 import { SpanBuffer } from './span-buffer';
 import type { Segment } from './types';
+import { segmentLength } from './types';
 
 export interface MysqlPacket {
   seq: number;
@@ -112,7 +113,7 @@ export class MysqlFramer {
   push(seg: Segment, sink: FrameSink): void {
     const data = seg.data;
     const cap = data.length;
-    const total = Number.isSafeInteger(seg.len) && seg.len > cap ? seg.len : cap;
+    const total = segmentLength(seg);
     if (total === 0) return;
     if (this.lostFlag) {
       if (!this.resyncTest?.(data, total)) {

@@ -21,6 +21,7 @@ import { MAX_STARTUP, i32, validHeader } from './postgres-wire';
 import type { Side } from './postgres-wire';
 import { SpanBuffer } from './span-buffer';
 import type { Segment } from './types';
+import { segmentLength } from './types';
 
 export type MessageKind = 'typed' | 'untyped' | 'reply';
 
@@ -130,7 +131,7 @@ export class PgFramer {
 
   private consume(seg: Segment): void {
     const cap = seg.data.length;
-    const total = Number.isSafeInteger(seg.len) && seg.len > cap ? seg.len : cap;
+    const total = segmentLength(seg);
     if (total === 0 || this.state === St.Dormant) return;
     if (this.state === St.Lost) {
       const how = this.resync(seg, cap, total);

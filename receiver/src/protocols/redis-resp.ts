@@ -26,6 +26,7 @@ import { copy, CRb, LineBuffer, isAggregate, isBlob, isReplyType, isScalarLine, 
 export { isReplyType, plausibleReply, splitInline } from './redis-resp-syntax';
 export type { RespEvent, RespParserOptions, RespStats, RespValue } from './redis-resp-syntax';
 import type { Segment } from './types';
+import { segmentLength } from './types';
 
 const enum St {
   Start,
@@ -105,7 +106,7 @@ export class RespParser {
   private consume(seg: Segment): void {
     const data = seg.data;
     const cap = data.length;
-    const total = Number.isSafeInteger(seg.len) && seg.len > cap ? seg.len : cap;
+    const total = segmentLength(seg);
     if (total === 0) return;
     if (this.st === St.Lost) {
       if (!(this.request ? looksLikeCommand(data) || looksLikeInlineCommand(data, total) : plausibleReply(data))) {

@@ -15,6 +15,11 @@ export interface Segment {
   exitNs: number;
 }
 
+/** The bytes a segment stands for: its true length, never less than what was captured (a bad length is ignored). */
+export function segmentLength(seg: Segment): number {
+  return Number.isSafeInteger(seg.len) && seg.len > seg.data.length ? seg.len : seg.data.length;
+}
+
 /** Which way a segment went, seen from the process that owns the socket. */
 export type Direction = 'egress' | 'ingress';
 
