@@ -24,6 +24,7 @@ import { loadConfig } from '../../src/config/config';
 import { MemorySpanExporter, spanLine } from '../../src/export/console-spans';
 import type { HttpSessionStats } from '../../src/protocols/http1-session';
 import { packageRoot } from '../../src/util/paths';
+import { run } from '../helpers/commands';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -163,19 +164,7 @@ function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Pro
 
 /** Runs a command to its end (killed by the cleanup stack if the test ends first); rejects on a non-zero exit. */
 export function runCommand(c: Cleanup, cmd: string, args: string[]): Promise<ProgramRun> {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  c.defer(() => stopChild(child, 'SIGKILL'));
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code, signal) => {
-      if (code !== 0) reject(new Error(`${cmd} ${args.join(' ')} exited ${code ?? signal}: ${stderr}`));
-      else resolve({ pid: child.pid ?? 0, stdout });
-    });
-  });
+  return run(cmd, args, (child) => c.defer(() => stopChild(child, 'SIGKILL')));
 }
 
 /** A Node program from receiver/test/programs, run to its end. */
