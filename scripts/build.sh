@@ -9,7 +9,19 @@ make -s -C bpf OUT="$PWD/build/bpf"
 
 echo "kindling build: programs" >&2
 mkdir -p build/programs
-for src in receiver/test/programs/*.c bench/programs/*.c; do
+# A program is one .c file, or a folder of .c and .h files named after it
+# (receiver/test/programs/traffic/*.c -> build/programs/traffic); it is
+# rebuilt when any of its files is newer than the binary.
+for src in receiver/test/programs/*.c receiver/test/programs/*/ bench/programs/*.c bench/programs/*/; do
+  if [[ -d "$src" ]]; then
+    srcs=("$src"*.c)
+    [[ -e "${srcs[0]}" ]] || continue
+    out="build/programs/$(basename "$src")"
+    if [[ ! -x "$out" || -n "$(find "$src" -maxdepth 1 -name '*.[ch]' -newer "$out" -print -quit)" ]]; then
+      cc -O2 -g -Wall -Wextra -Werror -pthread -o "$out" "${srcs[@]}"
+    fi
+    continue
+  fi
   [[ -e "$src" ]] || continue
   out="build/programs/$(basename "$src" .c)"
   if [[ ! -x "$out" || "$src" -nt "$out" ]]; then

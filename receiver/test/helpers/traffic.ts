@@ -1,5 +1,5 @@
 /**
- * Drives receiver/test/programs/traffic.c, which makes known socket syscalls and
+ * Drives receiver/test/programs/traffic/, which makes known socket syscalls and
  * prints a manifest of exactly what it did, and checks captured events against it.
  */
 import * as assert from 'node:assert/strict';
